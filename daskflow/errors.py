@@ -1,0 +1,102 @@
+"""The exceptions daskflow raises.
+
+Every error a user can cause derives from :class:`DaskflowError`, so one ``except`` catches
+them all; each also derives from the builtin a Python user would expect (``TypeError`` for a
+wrong type, ``ValueError`` for a bad value, ...), so code written against d6tflow that caught
+those keeps working::
+
+    DaskflowError
+    ├── TaskDefinitionError (TypeError)        a task class or requires() is malformed
+    │   └── DependencyCycleError (ValueError)  requires() loops back on itself
+    ├── ParameterError (ValueError)            a parameter value is missing or does not parse
+    │   └── MissingParameterError              a required parameter was not given
+    ├── WorkflowError (ValueError)             Workflow/WorkflowMulti given the wrong thing
+    ├── OutputError                            reading or writing a task's output
+    │   ├── OutputNotFoundError (FileNotFoundError)  loading an output that does not exist
+    │   ├── TaskIncompleteError (RuntimeError) loading the outputs of a task that is not complete
+    │   ├── OutputKeyError (KeyError, IndexError)  asking for an output key the task lacks
+    │   ├── SaveError (ValueError)             save() called with data that does not fit
+    │   └── StorageError (OSError)             the storage could not be reached or refused
+    └── FormatError (LookupError)              an unknown or unavailable output format
+
+A failed *run* raises ``RuntimeError('Exception found running flow, check trace')`` with the
+task's own exception as ``__cause__``, exactly the type d6tflow raised; see
+:mod:`daskflow.execute`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DaskflowError",
+    "DependencyCycleError",
+    "FormatError",
+    "MissingParameterError",
+    "OutputError",
+    "OutputNotFoundError",
+    "ParameterError",
+    "OutputKeyError",
+    "SaveError",
+    "StorageError",
+    "TaskDefinitionError",
+    "TaskIncompleteError",
+    "WorkflowError",
+]
+
+
+class DaskflowError(Exception):
+    """Base class of every error daskflow raises on purpose."""
+
+
+class TaskDefinitionError(DaskflowError, TypeError):
+    """A task class, its ``persist`` or its ``requires()`` is not what daskflow expects."""
+
+
+class DependencyCycleError(TaskDefinitionError, ValueError):
+    """``requires()`` leads back to a task already on the path; ``cycle`` lists the ids."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__("dependency cycle: " + " -> ".join(cycle))
+
+
+class ParameterError(DaskflowError, ValueError):
+    """A parameter value does not parse or is outside what the parameter accepts."""
+
+
+class MissingParameterError(ParameterError):
+    """A parameter without a default was not given."""
+
+
+class WorkflowError(DaskflowError, ValueError):
+    """``Workflow``/``WorkflowMulti`` or a run option was given something it cannot use."""
+
+
+class OutputError(DaskflowError):
+    """Base class for errors reading, writing or removing a task's output."""
+
+
+class OutputNotFoundError(OutputError, FileNotFoundError):
+    """An output that does not exist was loaded."""
+
+
+class TaskIncompleteError(OutputError, RuntimeError):
+    """The outputs of a task that is not complete were asked for (d6tflow: RuntimeError)."""
+
+
+class OutputKeyError(OutputError, KeyError, IndexError):
+    """An output key that is not in the task's ``persist`` (d6tflow raised IndexError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SaveError(OutputError, ValueError):
+    """``save()`` was called with data that does not match the task's outputs."""
+
+
+class StorageError(OutputError, OSError):
+    """The storage behind an output could not be reached, or refused the request."""
+
+
+class FormatError(DaskflowError, LookupError):
+    """An output format is unknown, or the library it needs is not installed."""

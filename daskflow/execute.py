@@ -1,0 +1,330 @@
+"""Run a flow: choose the scheduler, execute the compiled graph, report what happened.
+
+A run follows these steps:
+
+1. build the graph of the requested tasks and everything upstream, once (:mod:`graph`);
+2. decide every task's status with one bulk existence check, and which tasks run (incomplete
+   or forced, reached from a requested task through tasks that run);
+3. compile those tasks into one Dask graph (:mod:`compile`) and hand it to the scheduler;
+4. print the execution summary; if a task failed and ``abort`` is true, raise
+   ``RuntimeError('Exception found running flow, check trace')`` from the task's own
+   exception, so the traceback shows the failing line.
+
+Schedulers are chosen as ``dask.compute`` chooses them: ``"sync"`` (every task in the calling
+thread: breakpoints and pdb work), ``"threads"``, or any Dask get-function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import settings
+from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult, compile_graph
+from .errors import WorkflowError
+from .graph import TaskGraph, build, forced_keys, to_run
+from .targets import _data_lock, data
+from .tasks import Task, _confirm
+
+__all__ = ["RunResult", "execute", "get_scheduler", "run"]
+
+logger = logging.getLogger("daskflow")
+
+SUMMARY_HEADER = "===== daskflow Execution Summary ====="
+FAILED_MESSAGE = "Exception found running flow, check trace"
+SCHEDULERS = ("sync", "threads")
+
+GetFunction = Callable[..., Any]
+
+
+def get_scheduler(scheduler: Any = None, workers: int | None = None) -> tuple[GetFunction, dict[str, Any]]:
+    """The Dask get-function for ``scheduler`` and the keyword arguments to call it with.
+
+    Parameters
+    ----------
+    scheduler : str or callable, optional
+        ``"sync"`` (aliases ``"synchronous"``, ``"single-threaded"``), ``"threads"``
+        (``"threading"``), or a Dask get-function. Default: ``settings.scheduler``, else
+        ``"threads"``.
+    workers : int, optional
+        Number of worker threads.
+    """
+    import dask.local
+    import dask.threaded
+
+    scheduler = scheduler if scheduler is not None else settings.scheduler
+    if scheduler is None:
+        scheduler = "threads"
+    if callable(scheduler):
+        return scheduler, {}
+    if not isinstance(scheduler, str):
+        raise WorkflowError(
+            f"scheduler must be one of {SCHEDULERS} or a Dask get-function, got {scheduler!r}"
+        )
+    name = scheduler.lower()
+    if name in ("sync", "synchronous", "single-threaded"):
+        return dask.local.get_sync, {}
+    if name in ("threads", "threading"):
+        return dask.threaded.get, ({"num_workers": workers} if workers else {})
+    raise WorkflowError(
+        f"unknown scheduler {scheduler!r}; expected one of {SCHEDULERS} or a Dask get-function"
+    )
+
+
+def execute(
+    graph: TaskGraph, keys: list[str], scheduler: Any = None, workers: int | None = None
+) -> dict[str, NodeResult]:
+    """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each."""
+    if not keys:
+        return {}
+    get, kwargs = get_scheduler(scheduler, workers)
+    results = get(compile_graph(graph, keys), keys, **kwargs)
+    by_key = {r.key: r for r in results}
+    with _data_lock:  # in-memory outputs made elsewhere become loadable here
+        for r in by_key.values():
+            data.update(r.values)
+    return by_key
+
+
+# -- results and the summary -----------------------------------------------------------------
+
+COMPLETE, RAN = "complete", "ran"
+
+
+@dataclass
+class RunResult:
+    """What a run did. True when no task failed.
+
+    Attributes
+    ----------
+    status : str
+        ``"SUCCESS"`` or ``"FAILED"`` (luigi's status names).
+    scheduling_succeeded : bool
+        No task failed.
+    summary_text : str
+        The execution summary.
+    states : dict
+        ``{task_id: "complete" | "ran" | "failed" | "upstream_failed"}`` for every task the
+        run looked at.
+    tasks : dict
+        ``{task_id: task}`` for the same tasks.
+    errors : dict
+        ``{task_id: exception}`` of the tasks that failed.
+    """
+
+    states: dict[str, str]
+    tasks: dict[str, Task]
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    error_texts: dict[str, str] = field(default_factory=dict)
+    summary_text: str = ""
+
+    @property
+    def status(self) -> str:
+        return "FAILED" if self.errors or UPSTREAM_FAILED in self.states.values() else "SUCCESS"
+
+    @property
+    def scheduling_succeeded(self) -> bool:
+        return self.status == "SUCCESS"
+
+    def __bool__(self) -> bool:
+        return self.scheduling_succeeded
+
+    def __repr__(self) -> str:
+        counts = Counter(self.states.values())
+        parts = ", ".join(f"{s}={counts[s]}" for s in (RAN, COMPLETE, FAILED, UPSTREAM_FAILED))
+        return f"RunResult(status={self.status!r}, {parts})"
+
+    def _with(self, state: str) -> list[Task]:
+        return [self.tasks[k] for k, s in self.states.items() if s == state]
+
+    @property
+    def ran(self) -> list[Task]:
+        return self._with(RAN)
+
+    @property
+    def complete(self) -> list[Task]:
+        return self._with(COMPLETE)
+
+    @property
+    def failed(self) -> list[Task]:
+        return self._with(FAILED)
+
+    @property
+    def upstream_failed(self) -> list[Task]:
+        return self._with(UPSTREAM_FAILED)
+
+    def subset(self, keys: Iterable[str]) -> RunResult:
+        """The part of this result about ``keys``."""
+        keys = [k for k in keys if k in self.states]
+        return RunResult(
+            states={k: self.states[k] for k in keys},
+            tasks={k: self.tasks[k] for k in keys},
+            errors={k: e for k, e in self.errors.items() if k in keys},
+            error_texts={k: e for k, e in self.error_texts.items() if k in keys},
+            summary_text=self.summary_text,
+        )
+
+
+def _describe_group(tasks: list[Task]) -> str:
+    """``1 TaskA(x=1)``, or ``3 TaskA(x=1,2,3)`` when one parameter varies."""
+    first = tasks[0]
+    if len(tasks) == 1:
+        return f"1 {first!r}"
+    params = [t.to_str_params(only_significant=True, only_public=True) for t in tasks]
+    varying = [n for n in params[0] if len({p.get(n) for p in params}) > 1]
+    if len(varying) == 1:
+        name = varying[0]
+        shown = [
+            f"{n}={','.join(dict.fromkeys(p[n] for p in params))}" if n == name else f"{n}={v}"
+            for n, v in params[0].items()
+        ]
+        return f"{len(tasks)} {type(first).__name__}({', '.join(shown)})"
+    return f"{len(tasks)} {type(first).__name__}(...)"
+
+
+def _section(title: str, tasks: list[Task], indent: str = "") -> list[str]:
+    groups: dict[str, list[Task]] = defaultdict(list)
+    for t in tasks:
+        groups[t.task_family].append(t)
+    lines = [f"{indent}* {len(tasks)} {title}:"]
+    lines += [f"{indent}    - {_describe_group(groups[f])}" for f in sorted(groups)]
+    return lines
+
+
+def summarize(result: RunResult) -> str:
+    """The execution summary, in luigi's layout."""
+    states = Counter(result.states.values())
+    lines = ["", SUMMARY_HEADER, "", f"Scheduled {len(result.states)} tasks of which:"]
+    if states[COMPLETE]:
+        lines += _section("complete ones were encountered", result.complete)
+    if states[RAN]:
+        lines += _section("ran successfully", result.ran)
+    if states[FAILED]:
+        lines += _section("failed", result.failed)
+    if states[UPSTREAM_FAILED]:
+        lines.append(f"* {states[UPSTREAM_FAILED]} were left pending, among these:")
+        lines += _section("had failed dependencies", result.upstream_failed, "    ")
+    lines.append("")
+    if not states[RAN] and not states[FAILED]:
+        lines.append("Did not run any tasks")
+    if result.status == "SUCCESS":
+        lines.append(
+            "This progress looks :) because there were no failed tasks or missing dependencies"
+        )
+    else:
+        lines.append("This progress looks :( because there were failed tasks")
+    lines += ["", SUMMARY_HEADER, ""]
+    return "\n".join(lines)
+
+
+# -- a whole run -----------------------------------------------------------------------------
+
+
+def _as_list(tasks: Any) -> list[Any]:
+    if tasks is None:
+        return []
+    return list(tasks) if isinstance(tasks, (list, tuple, set)) else [tasks]
+
+
+def check_tasks(tasks: Any, what: str = "tasks") -> list[Task]:
+    """``tasks`` as a list of task instances, or a :class:`WorkflowError` saying what is wrong."""
+    items = _as_list(tasks)
+    for t in items:
+        if not isinstance(t, Task):
+            hint = (
+                f"; pass an instance such as {t.__name__}()"
+                if isinstance(t, type) and issubclass(t, Task)
+                else ""
+            )
+            raise WorkflowError(f"{what} must be task instances, got {t!r}{hint}")
+    return items
+
+
+def run(
+    tasks: Any,
+    forced: Any = None,
+    forced_all: bool = False,
+    forced_all_upstream: bool = False,
+    confirm: bool = False,
+    workers: int | None = None,
+    abort: bool = True,
+    execution_summary: bool | None = None,
+    scheduler: Any = None,
+    graph: TaskGraph | None = None,
+) -> RunResult | None:
+    """Run ``tasks`` (instances) and whatever upstream of them is missing.
+
+    Parameters
+    ----------
+    tasks : Task or list of Task
+        What to make complete.
+    forced : Task or list of Task, optional
+        Redo these tasks' families and everything between them and ``tasks``.
+    forced_all : bool
+        Redo ``tasks`` themselves.
+    forced_all_upstream : bool
+        Redo everything.
+    confirm : bool
+        Ask before redoing complete tasks; anything but ``y`` returns None without running.
+    workers : int, optional
+        Number of workers for the scheduler.
+    abort : bool
+        Raise ``RuntimeError`` when a task fails (else return the result).
+    execution_summary : bool, optional
+        Print the summary (default ``settings.execution_summary``).
+    scheduler : str or callable, optional
+        See :func:`get_scheduler`.
+    graph : TaskGraph, optional
+        The already-built graph of ``tasks`` (saves building it again).
+
+    Returns
+    -------
+    RunResult, or None when ``confirm`` was declined.
+    """
+    roots = check_tasks(tasks)
+    forced_tasks = check_tasks(forced, "forced tasks")
+    logging.getLogger("daskflow").setLevel(settings.log_level.upper())
+    graph = graph or build(roots)
+    complete = graph.status()
+    redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
+    keys = to_run(graph, complete, redo)
+    if confirm and redo:
+        again = [repr(graph.tasks[k]) for k in keys if complete[k]]
+        if again and not _confirm(
+            "Confirm invalidating forced tasks:\n  " + "\n  ".join(again) + "\n"
+        ):
+            print("Run cancelled")
+            return None
+    results = execute(graph, keys, scheduler, workers)
+    result = _result(graph, keys, results)
+    summary = settings.execution_summary if execution_summary is None else execution_summary
+    if summary:
+        print(result.summary_text)
+    for key, text in result.error_texts.items():
+        logger.error("%r failed:\n%s", graph.tasks[key], text)
+    if abort and result.errors:
+        first = next(iter(result.errors.values()))
+        raise RuntimeError(FAILED_MESSAGE) from first
+    return result
+
+
+def _result(graph: TaskGraph, keys: list[str], results: Mapping[str, NodeResult]) -> RunResult:
+    ran = set(keys)
+    seen = [r for r in graph.roots if r not in ran]
+    seen += [d for k in keys for d in graph.deps[k] if d not in ran]
+    states = {k: COMPLETE for k in dict.fromkeys(seen)}
+    for k in keys:
+        r = results[k]
+        states[k] = RAN if r.state == DONE else r.state
+    order = [k for k in graph.tasks if k in states]
+    result = RunResult(
+        states={k: states[k] for k in order},
+        tasks={k: graph.tasks[k] for k in order},
+        errors={k: results[k].error for k in keys if results[k].state == FAILED},  # type: ignore[misc]
+        error_texts={k: results[k].error_text for k in keys if results[k].state == FAILED},
+    )
+    result.summary_text = summarize(result)
+    return result

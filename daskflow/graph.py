@@ -1,0 +1,218 @@
+"""The DAG of task instances: build it once, decide what is complete and what must run, and
+draw the preview tree.
+
+Why a graph at all
+------------------
+d6tflow asked every task ``complete()``, and every ``complete()`` asked its upstream tasks
+again, so the cost of a status check grew with the number of *paths* through the graph: a
+layered graph of 8 layers of 4 tasks has 4**8 of them. Here a run walks the graph once
+(:func:`daskflow.tasks.walk`, iterative, with cycle detection), checks the existence of every
+output in one bulk pass (one listing per folder), and derives every task's status in one
+topological sweep: cost linear in tasks plus edges.
+
+The functions below work on :class:`TaskGraph`, a read-only view of plain data: task ids,
+their tasks, and their upstream ids. They never import dask.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import settings
+from .tasks import Task, completeness, walk
+
+__all__ = [
+    "TaskGraph",
+    "build",
+    "downstream_of",
+    "forced_keys",
+    "preview_text",
+    "to_run",
+    "upstream_of",
+]
+
+
+@dataclass(frozen=True)
+class TaskGraph:
+    """Tasks by id (dependencies first), each task's upstream ids, and the requested roots."""
+
+    tasks: Mapping[str, Task]
+    deps: Mapping[str, tuple[str, ...]]
+    roots: tuple[str, ...]
+    dependents: Mapping[str, tuple[str, ...]] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.tasks
+
+    def status(self, check_dependencies: bool | None = None) -> dict[str, bool]:
+        """``{task_id: complete}`` for every task, from one bulk existence check."""
+        check = settings.check_dependencies if check_dependencies is None else check_dependencies
+        return completeness(self.tasks, self.deps, check)
+
+    @property
+    def edges(self) -> int:
+        return sum(len(d) for d in self.deps.values())
+
+
+def build(roots: Iterable[Task]) -> TaskGraph:
+    """The graph of ``roots`` and everything upstream of them, each task once."""
+    roots = list(roots)
+    order, deps = walk(roots)
+    dependents: dict[str, list[str]] = {k: [] for k in order}
+    for key, ups in deps.items():
+        for up in ups:
+            dependents[up].append(key)
+    return TaskGraph(
+        tasks=MappingProxyType(order),
+        deps=MappingProxyType(deps),
+        roots=tuple(dict.fromkeys(r.task_id for r in roots)),
+        dependents=MappingProxyType({k: tuple(v) for k, v in dependents.items()}),
+    )
+
+
+def _reach(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        key = stack.pop()
+        if key not in seen:
+            seen.add(key)
+            stack.extend(edges[key])
+    return seen
+
+
+def upstream_of(graph: TaskGraph, keys: Iterable[str]) -> set[str]:
+    """``keys`` and every task upstream of them.
+
+    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': ('a',), 'c': ('b',)}, ('c',),
+    ...               {'a': ('b',), 'b': ('c',), 'c': ()})
+    >>> sorted(upstream_of(g, ['b']))
+    ['a', 'b']
+    """
+    return _reach(keys, graph.deps)
+
+
+def downstream_of(graph: TaskGraph, keys: Iterable[str]) -> set[str]:
+    """``keys`` and every task of the graph downstream of them.
+
+    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': ('a',), 'c': ('b',)}, ('c',),
+    ...               {'a': ('b',), 'b': ('c',), 'c': ()})
+    >>> sorted(downstream_of(g, ['b']))
+    ['b', 'c']
+    """
+    return _reach(keys, graph.dependents)
+
+
+def to_run(graph: TaskGraph, complete: Mapping[str, bool], forced: Iterable[str] = ()) -> list[str]:
+    """The tasks a run executes, dependencies first.
+
+    A task runs when it is reached from a root through tasks that run, and it is incomplete or
+    forced. So with ``check_dependencies=False`` an incomplete upstream task under a complete
+    one is left alone, as d6tflow did.
+
+    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': ('a',), 'c': ('b',)}, ('c',),
+    ...               {'a': ('b',), 'b': ('c',), 'c': ()})
+    >>> to_run(g, {'a': True, 'b': False, 'c': False})
+    ['b', 'c']
+    >>> to_run(g, {'a': False, 'b': True, 'c': True})
+    []
+    """
+    forced = set(forced)
+    pending = {k for k in graph.tasks if k in forced or not complete[k]}
+    selected: set[str] = set()
+    stack = [r for r in graph.roots if r in pending]
+    while stack:
+        key = stack.pop()
+        if key not in selected:
+            selected.add(key)
+            stack.extend(d for d in graph.deps[key] if d in pending)
+    return [k for k in graph.tasks if k in selected]
+
+
+# -- preview ---------------------------------------------------------------------------------
+
+_GREEN, _BLUE, _RED, _END = "\x1b[92m", "\x1b[94m", "\x1b[91m", "\x1b[0m"
+PREVIEW_HEADER = "\n ===== daskflow Execution Preview ===== \n"
+
+
+def _label(task: Task, state: str, show_params: bool, clip_params: bool, color: bool) -> str:
+    params: Any = task.to_str_params(only_significant=True)
+    if clip_params and len(params) > 1:
+        first = next(iter(params.items()))
+        params = f"{dict([first])}[more]"
+    text = state
+    if color:
+        text = {"COMPLETE": _GREEN, "PENDING": _BLUE}.get(state, _RED) + state + _END
+    return f"[{type(task).__name__}-{params if show_params else ''} ({text})]"
+
+
+def preview_text(
+    graph: TaskGraph,
+    complete: Mapping[str, bool],
+    *,
+    indent: str = "",
+    last: bool = True,
+    show_params: bool = True,
+    clip_params: bool = False,
+    color: bool | None = None,
+) -> str:
+    """The preview tree of every root, d6tflow's layout::
+
+        └─--[TaskTrain-{'do_preprocess': 'True'} (PENDING)]
+           └─--[TaskPreprocess-{'do_preprocess': 'True'} (PENDING)]
+              └─--[TaskGetData-{} (COMPLETE)]
+
+    A task reached a second time is shown again, but its upstream tree only once (the repeat
+    says ``(upstream shown above)``), so the text grows with the number of edges, not paths.
+    Colour is used when stdout is a terminal, unless ``color`` says otherwise.
+    """
+    if color is None:
+        color = sys.stdout.isatty()
+    lines: list[str] = []
+    expanded: set[str] = set()
+    for root in graph.roots:
+        stack: list[tuple[str, str, bool]] = [(root, indent, last)]
+        while stack:
+            key, ind, is_last = stack.pop()
+            task = graph.tasks[key]
+            state = "COMPLETE" if complete[key] else "PENDING"
+            branch, child_ind = ("└─--", ind + "   ") if is_last else ("|--", ind + "|  ")
+            label = _label(task, state, show_params, clip_params, color)
+            children = graph.deps[key]
+            if key in expanded and children:
+                lines.append(f"{ind}{branch}{label} (upstream shown above)")
+                continue
+            expanded.add(key)
+            lines.append(f"{ind}{branch}{label}")
+            for i in reversed(range(len(children))):
+                stack.append((children[i], child_ind, i == len(children) - 1))
+        lines.append("")
+    return PREVIEW_HEADER + "\n" + "\n".join(lines) + PREVIEW_HEADER
+
+
+def forced_keys(
+    graph: TaskGraph,
+    forced: Iterable[Task] = (),
+    forced_all: bool = False,
+    forced_all_upstream: bool = False,
+) -> set[str]:
+    """The tasks a run redoes although they are complete, as d6tflow's run options say.
+
+    ``forced_all_upstream``: every task. ``forced_all``: the roots. ``forced``: every task of
+    the forced tasks' families and everything between them and the roots.
+    """
+    if forced_all_upstream:
+        return set(graph.tasks)
+    keys: set[str] = set(graph.roots) if forced_all else set()
+    families = {t.task_family for t in forced}
+    if families:
+        hits = [k for k, t in graph.tasks.items() if t.task_family in families]
+        keys |= downstream_of(graph, hits)
+    return keys

@@ -1,0 +1,468 @@
+"""``Workflow`` and ``WorkflowMulti``: a default task class plus parameters, and the d6tflow
+methods to preview, run, load and reset it; and the top-level functions on task instances.
+
+A ``Workflow`` holds a task *class* and a parameter dict, and makes instances on demand; one
+parameter dict serves every task of the pipeline (tasks ignore parameters they do not
+declare). ``path=`` and ``env=`` set the root of the outputs of that workflow's tasks only:
+they are handed to the tasks its tasks require, never to other instances.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .errors import WorkflowError
+from .execute import RunResult, check_tasks
+from .execute import run as _run
+from .graph import build, downstream_of, preview_text
+from .tasks import Task, TaskData, _confirm, walk
+
+__all__ = [
+    "Workflow",
+    "WorkflowMulti",
+    "invalidate_downstream",
+    "invalidate_upstream",
+    "preview",
+    "run",
+    "show",
+    "taskflow_downstream",
+    "taskflow_upstream",
+]
+
+
+def preview(
+    tasks: Any,
+    indent: str = "",
+    last: bool = True,
+    show_params: bool = True,
+    clip_params: bool = False,
+) -> None:
+    """Print the dependency tree of ``tasks`` (instances) with each task's status."""
+    graph = build(check_tasks(tasks))
+    print(
+        preview_text(
+            graph,
+            graph.status(),
+            indent=indent,
+            last=last,
+            show_params=show_params,
+            clip_params=clip_params,
+        )
+    )
+
+
+show = preview  # d6tflow's other name
+
+
+run = _run
+
+
+def taskflow_upstream(task: Task, only_complete: bool = False) -> list[Task]:
+    """``task`` and every task upstream of it, the task first."""
+    graph = build([task])
+    keys = list(reversed(graph.tasks))
+    if only_complete:
+        status = graph.status()
+        keys = [k for k in keys if status[k]]
+    return [graph.tasks[k] for k in keys]
+
+
+def taskflow_downstream(
+    task: Task, task_downstream: Task, only_complete: bool = False
+) -> list[Task]:
+    """The tasks of ``task_downstream``'s graph on a path from ``task``'s family to it."""
+    graph = build([task_downstream])
+    hits = [k for k, t in graph.tasks.items() if t.task_family == task.task_family]
+    keys = [k for k in graph.tasks if k in downstream_of(graph, hits)]
+    if only_complete:
+        status = graph.status()
+        keys = [k for k in keys if status[k]]
+    return [graph.tasks[k] for k in keys]
+
+
+def _reset_all(tasks: list[Task], confirm: bool) -> bool:
+    if not tasks:
+        print("no tasks to invalidate")
+        return True
+    if confirm and not _confirm(
+        "Confirm invalidating tasks:\n  " + "\n  ".join(map(repr, tasks)) + "\n"
+    ):
+        print("Reset cancelled")
+        return False
+    for t in tasks:
+        t.reset()
+    return True
+
+
+def invalidate_upstream(task: Task, confirm: bool = False) -> bool:
+    """Reset ``task`` and every task upstream of it."""
+    return _reset_all(taskflow_upstream(check_tasks(task)[0]), confirm)
+
+
+def invalidate_downstream(task: Task, task_downstream: Task, confirm: bool = False) -> bool:
+    """Reset the complete tasks on every path from ``task``'s family to ``task_downstream``."""
+    return _reset_all(taskflow_downstream(task, task_downstream, only_complete=True), confirm)
+
+
+def _check_class(task: Any, where: str) -> type[Task]:
+    if isinstance(task, type) and issubclass(task, Task):
+        return task
+    if isinstance(task, Task):
+        raise WorkflowError(
+            f"{where} expects a task class, got the instance {task!r}; "
+            f"pass {type(task).__name__} (the class), not {type(task).__name__}()"
+        )
+    raise WorkflowError(f"{where} expects a task class, got {task!r} ({type(task).__name__})")
+
+
+def _classes(tasks: Any, default: type[Task] | None, where: str) -> list[type[Task]]:
+    if tasks is None:
+        if default is None:
+            raise WorkflowError("no default task set: pass a task class, or set_default() one")
+        return [default]
+    items = list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
+    return [_check_class(t, where) for t in items]
+
+
+class Workflow:
+    """A pipeline: a default task class, its parameters, and where its outputs go.
+
+    Parameters
+    ----------
+    task : task class, optional
+        The default task of every method (pass the class, not an instance).
+    params : dict, optional
+        Parameters for every task of the flow; tasks ignore names they do not declare.
+    path : str, optional
+        Root of this flow's outputs (default: the class's ``path`` or ``settings.dirpath``).
+    env : str, optional
+        Adds a folder ``env={env}`` under the root, to keep environments apart.
+    """
+
+    def __init__(
+        self,
+        task: type[Task] | None = None,
+        params: Mapping[str, Any] | None = None,
+        path: str | Path | None = None,
+        env: str | None = None,
+    ) -> None:
+        if task is not None:
+            _check_class(task, "Workflow")
+        if params is not None and not isinstance(params, Mapping):
+            raise WorkflowError(f"Workflow params must be a dict, got {params!r}")
+        self.default_task = task
+        self.params: dict[str, Any] = dict(params or {})
+        self.path = path
+        self.env = env
+        self.flows: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        name = self.default_task.__name__ if self.default_task else None
+        return f"Workflow({name}, {self.params!r})"
+
+    def set_default(self, task: type[Task]) -> None:
+        """Make ``task`` the default task class."""
+        self.default_task = _check_class(task, "set_default")
+
+    def attach_flow(self, flow: Any = None, flow_name: str = "flow") -> None:
+        """Make ``flow`` reachable from this flow's tasks as ``self.flows[flow_name]``."""
+        self.flows[flow_name] = flow
+
+    def _root(self, cls: type[Task]) -> Any:
+        if self.env is None:
+            return self.path
+        base = self.path or cls.path or settings.dirpath
+        return f"{str(base).rstrip('/')}/env={self.env}"
+
+    def get_task(self, task: Any = None) -> Task:
+        """The instance of ``task`` (default: the default task) with this flow's parameters."""
+        cls = _classes(task, self.default_task, "get_task")[0]
+        return cls(**self.params, path=self._root(cls), flows=self.flows or None)
+
+    def _tasks(self, tasks: Any) -> list[Task]:
+        if isinstance(tasks, Task) or (
+            isinstance(tasks, (list, tuple)) and tasks and all(isinstance(t, Task) for t in tasks)
+        ):
+            return check_tasks(tasks)
+        return [self.get_task(c) for c in _classes(tasks, self.default_task, "Workflow")]
+
+    def preview(
+        self,
+        tasks: Any = None,
+        indent: str = "",
+        last: bool = True,
+        show_params: bool = True,
+        clip_params: bool = False,
+    ) -> None:
+        """Print the dependency tree with each task's status (COMPLETE / PENDING)."""
+        preview(self._tasks(tasks), indent, last, show_params, clip_params)
+
+    def run(
+        self,
+        tasks: Any = None,
+        forced: Any = None,
+        forced_all: bool = False,
+        forced_all_upstream: bool = False,
+        confirm: bool = False,
+        workers: int | None = None,
+        abort: bool = True,
+        execution_summary: bool | None = None,
+        scheduler: Any = None,
+    ) -> RunResult | None:
+        """Run the task(s) and whatever upstream of them is missing.
+
+        ``forced`` takes task classes or instances; see :func:`daskflow.run` for the rest.
+        """
+        forced_tasks = None if forced is None else self._tasks(forced)
+        return _run(
+            self._tasks(tasks),
+            forced=forced_tasks,
+            forced_all=forced_all,
+            forced_all_upstream=forced_all_upstream,
+            confirm=confirm,
+            workers=workers,
+            abort=abort,
+            execution_summary=execution_summary,
+            scheduler=scheduler,
+        )
+
+    def outputLoad(
+        self, task: Any = None, keys: Any = None, as_dict: bool = False, cached: bool = False
+    ) -> Any:
+        """Load the outputs of the task (default: the default task)."""
+        return self.get_task(task).outputLoad(keys=keys, as_dict=as_dict, cached=cached)
+
+    def outputLoadAll(
+        self, task: Any = None, keys: Any = None, as_dict: bool = False, cached: bool = False
+    ) -> dict[str, Any]:
+        """``{class name: outputs}`` of the task and every task upstream of it.
+
+        A class that appears with several parameter sets is keyed by task id instead.
+        """
+        order, _ = walk([self.get_task(task)])
+        tasks = [t for t in reversed(order.values()) if isinstance(t, TaskData)]
+        names = [type(t).__name__ for t in tasks]
+        return {
+            (name if names.count(name) == 1 else t.task_id): t.outputLoad(
+                keys=keys, as_dict=as_dict, cached=cached
+            )
+            for name, t in zip(names, tasks, strict=True)
+        }
+
+    def outputLoadMeta(self, task: Any = None) -> Any:
+        """The metadata the task saved with ``metaSave``."""
+        return self.get_task(task).outputLoadMeta()  # type: ignore[attr-defined]
+
+    def output(self, task: Any = None) -> Any:
+        """The task's target, or ``{name: target}`` for several outputs."""
+        return self.get_task(task).output()
+
+    def outputPath(self, task: Any = None) -> Any:
+        """The path of the task's output, or ``{name: path}`` for several outputs."""
+        out = self.output(task)
+        if isinstance(out, Mapping):
+            return {k: t.path for k, t in out.items()}
+        if isinstance(out, list):
+            return [o.path for o in out]
+        return out.path
+
+    def complete(self, task: Any = None) -> bool:
+        """Whether the task is complete."""
+        return self.get_task(task).complete()
+
+    def reset(self, task: Any = None, confirm: bool = False) -> bool:
+        """Delete the outputs of the task (only that task)."""
+        return self.get_task(task).reset(confirm=confirm)
+
+    def reset_upstream(self, task: Any = None, confirm: bool = False) -> bool:
+        """Delete the outputs of the task and every task upstream of it."""
+        return invalidate_upstream(self.get_task(task), confirm=confirm)
+
+    def reset_downstream(
+        self, task: Any = None, task_downstream: Any = None, confirm: bool = False
+    ) -> bool:
+        """Delete the outputs of every complete task from ``task``'s family down to
+        ``task_downstream`` (default: the default task)."""
+        return invalidate_downstream(
+            self.get_task(task), self.get_task(task_downstream), confirm=confirm
+        )
+
+
+def _flow_params(params: Any) -> dict[Any, dict[str, Any]]:
+    if not params:
+        raise WorkflowError("Need to pass task parameters or use daskflow.Workflow")
+    if isinstance(params, (list, tuple)):
+        if not all(isinstance(p, Mapping) for p in params):
+            raise WorkflowError(f"WorkflowMulti params list must hold dicts, got {params!r}")
+        return {i: dict(p) for i, p in enumerate(params)}
+    if not isinstance(params, Mapping):
+        raise WorkflowError(
+            "WorkflowMulti params must be {flow name: params}, a list of params, or a grid "
+            f"{{param: [values]}}; got {params!r}"
+        )
+    values = list(params.values())
+    if all(isinstance(v, Mapping) for v in values):
+        return {name: dict(p) for name, p in params.items()}
+    if all(isinstance(v, (list, tuple)) for v in values):
+        names = sorted(params)
+        grid = itertools.product(*(params[n] for n in names))
+        return {
+            "_".join(f"{n}_{v}" for n, v in zip(names, combo, strict=True)): dict(
+                zip(names, combo, strict=True)
+            )
+            for combo in grid
+        }
+    raise WorkflowError(
+        "WorkflowMulti params must be all dicts ({flow name: params}) or all lists (a grid "
+        f"{{param: [values]}}); got {params!r}"
+    )
+
+
+class WorkflowMulti:
+    """Several flows of the same task class with different parameters, run as one graph.
+
+    Parameters
+    ----------
+    task : task class, optional
+        The default task.
+    params : dict or list
+        ``{flow name: params}``, a list of params (flows named 0, 1, ...), or a grid
+        ``{param: [values]}`` (flows named ``param_value_...``, one per combination).
+    path, env
+        As for :class:`Workflow`, for every flow.
+    """
+
+    def __init__(
+        self,
+        task: type[Task] | None = None,
+        params: Any = None,
+        path: str | Path | None = None,
+        env: str | None = None,
+    ) -> None:
+        self.params = _flow_params(params)
+        self.default_task = None if task is None else _check_class(task, "WorkflowMulti")
+        self.workflow_objs = {
+            name: Workflow(task, p, path=path, env=env) for name, p in self.params.items()
+        }
+
+    def _flows(self, flow: Any) -> dict[Any, Workflow]:
+        if flow is None:
+            return self.workflow_objs
+        return {flow: self.get_flow(flow)}
+
+    def _each(self, flow: Any, fn: Any) -> Any:
+        answers = {name: fn(wf) for name, wf in self._flows(flow).items()}
+        return answers[flow] if flow is not None else answers
+
+    def get_flow(self, flow: Any) -> Workflow:
+        """The :class:`Workflow` called ``flow``."""
+        try:
+            return self.workflow_objs[flow]
+        except KeyError:
+            raise WorkflowError(
+                f"no flow named {flow!r}; flows: {list(self.workflow_objs)}"
+            ) from None
+
+    def set_default(self, task: type[Task]) -> None:
+        self.default_task = _check_class(task, "set_default")
+        for wf in self.workflow_objs.values():
+            wf.set_default(task)
+
+    def get_task(self, task: Any = None, flow: Any = None) -> Any:
+        return self._each(flow, lambda wf: wf.get_task(task))
+
+    def preview(
+        self,
+        tasks: Any = None,
+        flow: Any = None,
+        indent: str = "",
+        last: bool = True,
+        show_params: bool = True,
+        clip_params: bool = False,
+    ) -> Any:
+        return self._each(flow, lambda wf: wf.preview(tasks, indent, last, show_params, clip_params))
+
+    def run(
+        self,
+        tasks: Any = None,
+        flow: Any = None,
+        forced: Any = None,
+        forced_all: bool = False,
+        forced_all_upstream: bool = False,
+        confirm: bool = False,
+        workers: int | None = None,
+        abort: bool = True,
+        execution_summary: bool | None = None,
+        scheduler: Any = None,
+    ) -> Any:
+        """Run every flow (or ``flow``) as one graph: shared upstream tasks run once and
+        independent flows side by side. Returns ``{flow: RunResult}`` (or one result)."""
+        flows = self._flows(flow)
+        roots = {name: wf._tasks(tasks) for name, wf in flows.items()}
+        forced_tasks = None
+        if forced is not None:
+            forced_tasks = [t for wf in flows.values() for t in wf._tasks(forced)]
+        result = _run(
+            [t for ts in roots.values() for t in ts],
+            forced=forced_tasks,
+            forced_all=forced_all,
+            forced_all_upstream=forced_all_upstream,
+            confirm=confirm,
+            workers=workers,
+            abort=abort,
+            execution_summary=execution_summary,
+            scheduler=scheduler,
+        )
+        if result is None:
+            return None
+        per_flow = {
+            name: result.subset(walk(ts)[0]) for name, ts in roots.items()
+        }
+        return per_flow[flow] if flow is not None else per_flow
+
+    def outputLoad(
+        self,
+        task: Any = None,
+        flow: Any = None,
+        keys: Any = None,
+        as_dict: bool = False,
+        cached: bool = False,
+    ) -> Any:
+        return self._each(flow, lambda wf: wf.outputLoad(task, keys, as_dict, cached))
+
+    def outputLoadAll(
+        self,
+        task: Any = None,
+        flow: Any = None,
+        keys: Any = None,
+        as_dict: bool = False,
+        cached: bool = False,
+    ) -> Any:
+        return self._each(flow, lambda wf: wf.outputLoadAll(task, keys, as_dict, cached))
+
+    def outputLoadMeta(self, task: Any = None, flow: Any = None) -> Any:
+        return self._each(flow, lambda wf: wf.outputLoadMeta(task))
+
+    def outputPath(self, task: Any = None, flow: Any = None) -> Any:
+        return self._each(flow, lambda wf: wf.outputPath(task))
+
+    def output(self, task: Any = None, flow: Any = None) -> Any:
+        return self._each(flow, lambda wf: wf.output(task))
+
+    def complete(self, task: Any = None, flow: Any = None) -> Any:
+        return self._each(flow, lambda wf: wf.complete(task))
+
+    def reset(self, task: Any = None, flow: Any = None, confirm: bool = False) -> Any:
+        return self._each(flow, lambda wf: wf.reset(task, confirm))
+
+    def reset_upstream(self, task: Any = None, flow: Any = None, confirm: bool = False) -> Any:
+        return self._each(flow, lambda wf: wf.reset_upstream(task, confirm))
+
+    def reset_downstream(
+        self, task: Any = None, flow: Any = None, confirm: bool = False, task_downstream: Any = None
+    ) -> Any:
+        return self._each(flow, lambda wf: wf.reset_downstream(task, task_downstream, confirm))
