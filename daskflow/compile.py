@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask
+import dask.local
 
 from .graph import TaskGraph, build, to_run
 from .targets import Target, exists_many
@@ -102,7 +102,7 @@ def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
                         f"{', '.join(str(t.url) for t in missing)}; call self.save(...) in run()"
                     )
                 break
-            except Exception as e:  # noqa: BLE001 - any task error is reported, not raised
+            except Exception as e:
                 if attempts <= task.retries:
                     logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
                     continue
@@ -164,7 +164,7 @@ def run_nested(tasks: list[Task]) -> None:
     keys = to_run(graph, graph.status())
     if not keys:
         return
-    results = dask.get(compile_graph(graph, keys), keys)
+    results = dask.local.get_sync(compile_graph(graph, keys), keys)
     for res in results:
         if res.state == FAILED:
             assert res.error is not None

@@ -52,9 +52,9 @@ class DateInterval:
         return f"{type(self).__name__}({self.to_string()!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, DateInterval)
-            and (self.date_a, self.date_b) == (other.date_a, other.date_b)
+        return isinstance(other, DateInterval) and (self.date_a, self.date_b) == (
+            other.date_a,
+            other.date_b,
         )
 
     def __hash__(self) -> int:
@@ -144,5 +144,5 @@ def parse(s: str) -> DateInterval:
     for pattern, cls in _FORMS:
         m = re.fullmatch(pattern, s)
         if m:
-            return cls(*(int(g) for g in m.groups()))  # type: ignore[call-arg]
+            return cls(*(int(g) for g in m.groups()))  # type: ignore[arg-type]
     return Custom.parse(s)

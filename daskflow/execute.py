@@ -40,7 +40,9 @@ SCHEDULERS = ("sync", "threads")
 GetFunction = Callable[..., Any]
 
 
-def get_scheduler(scheduler: Any = None, workers: int | None = None) -> tuple[GetFunction, dict[str, Any]]:
+def get_scheduler(
+    scheduler: Any = None, workers: int | None = None
+) -> tuple[GetFunction, dict[str, Any]]:
     """The Dask get-function for ``scheduler`` and the keyword arguments to call it with.
 
     Parameters

@@ -64,7 +64,9 @@ class Format:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # formats travel to workers by name; the registry on the other side rebuilds them
-        return (get_format, (self.name,)) if self.name in _formats else super().__reduce__()
+        if self.name in _formats:
+            return get_format, (self.name,)
+        return super().__reduce__()  # type: ignore[return-value]
 
 
 class Pickle(Format):

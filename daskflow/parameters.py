@@ -97,7 +97,7 @@ class Parameter(Generic[T]):
         luigi's visibility; ``2`` (private) keeps the parameter out of the task id.
     """
 
-    expected: ClassVar[str] = "a value"
+    expected: str = "a value"
     _counter: ClassVar[int] = 0
 
     def __init__(
@@ -140,9 +140,11 @@ class Parameter(Generic[T]):
     def normalize(self, value: Any) -> T:
         """Accept a value as a user passes it, or raise :class:`ParameterError`."""
         if value is None and self.optional:
-            return value  # type: ignore[no-any-return]
+            return None  # type: ignore[return-value]
         if value is None:
-            raise ParameterError(f"expected {self.expected}, got None (use optional=True to allow it)")
+            raise ParameterError(
+                f"expected {self.expected}, got None (use optional=True to allow it)"
+            )
         return self._normalize(value)
 
     def _normalize(self, value: Any) -> T:
@@ -211,8 +213,8 @@ class FloatParameter(Parameter[float]):
     def _normalize(self, value: Any) -> float:
         if isinstance(value, str):
             return self.parse_text(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
-            value, "__float__"
+        if isinstance(value, bool) or (
+            not isinstance(value, (int, float)) and not hasattr(value, "__float__")
         ):
             raise ParameterError(f"expected {self.expected}, got {_describe(value)}")
         return float(value)
@@ -299,10 +301,13 @@ class _DateTimeLike(_DateLike[dt.datetime]):
 
     def _round(self, value: dt.date) -> dt.datetime:
         if not isinstance(value, dt.datetime):
-            value = dt.datetime(value.year, value.month, value.day)
-        keep = {"hour": 4, "minute": 5, "second": 6}[self.unit]
-        parts = value.timetuple()[:keep]
-        return dt.datetime(*parts, tzinfo=value.tzinfo)
+            return dt.datetime(value.year, value.month, value.day)
+        value = value.replace(microsecond=0)
+        if self.unit in ("hour", "minute"):
+            value = value.replace(second=0)
+        if self.unit == "hour":
+            value = value.replace(minute=0)
+        return value
 
 
 class DateHourParameter(_DateTimeLike):
@@ -617,7 +622,9 @@ class _Luigi(Parameter[Any]):
         try:
             return self.inner.normalize(value)
         except (ValueError, TypeError) as e:
-            raise ParameterError(f"{type(self.inner).__name__} rejects {_describe(value)}: {e}") from e
+            raise ParameterError(
+                f"{type(self.inner).__name__} rejects {_describe(value)}: {e}"
+            ) from e
 
 
 def adopt(value: object) -> Parameter[Any] | None:

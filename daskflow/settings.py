@@ -61,7 +61,7 @@ cached: bool = False
 scheduler: Any = None
 
 
-def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:  # noqa: A002 (d6tflow name)
+def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
     """Set the root of all outputs and return it.
 
     Parameters

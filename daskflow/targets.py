@@ -21,6 +21,7 @@ In-memory outputs
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -49,7 +50,8 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
     try:
-        return url_to_fs(url, **storage_options)
+        fs, path = url_to_fs(url, **storage_options)
+        return fs, str(path)
     except (ImportError, ValueError) as e:
         protocol = url.split("://", 1)[0]
         hint = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
@@ -99,10 +101,9 @@ class Target:
         return f"{type(self).__name__}({self.url!r}, format={self.format.name!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and (self.url, self.format.name) == (
-            other.url,  # type: ignore[attr-defined]
-            other.format.name,  # type: ignore[attr-defined]
-        )
+        if not isinstance(other, Target) or type(other) is not type(self):
+            return False
+        return (self.url, self.format.name) == (other.url, other.format.name)
 
     def __hash__(self) -> int:
         return hash((self.url, self.format.name))
@@ -134,7 +135,7 @@ class Target:
             return bool(fs.isfile(path))
         except FileNotFoundError:
             return False
-        except Exception as e:  # noqa: BLE001 - any backend error becomes a StorageError
+        except Exception as e:
             raise StorageError(f"cannot check {self.url}: {e}") from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
@@ -184,10 +185,8 @@ class Target:
                 os.remove(self.url)
             return
         fs, path = self._open()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             fs.rm(path)
-        except FileNotFoundError:
-            pass
         fs.invalidate_cache(path)
 
     invalidate = remove  # d6tflow's name
@@ -200,7 +199,7 @@ class MemoryTarget(Target):
         super().__init__(url, "cache", storage_options)
 
     @property
-    def path(self) -> str:  # type: ignore[override]
+    def path(self) -> str:
         return self.url
 
     def exists(self) -> bool:
@@ -249,7 +248,7 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
         entries = fs.ls(path, detail=True)
     except FileNotFoundError:
         return set()
-    except Exception as e:  # noqa: BLE001 - any backend error becomes a StorageError
+    except Exception as e:
         raise StorageError(f"cannot list {folder}: {e}") from e
     return {
         str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"

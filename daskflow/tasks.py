@@ -39,6 +39,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, dataclass_transform
 
 from . import settings
@@ -84,7 +85,7 @@ CONTEXT_ATTRS = ("path", "flows", "storage_options")
 # Values of in-memory outputs handed to the task that runs now (by target URL): set by the
 # node that runs a task, read by inputLoad before it opens a target.
 run_inputs: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "daskflow_run_inputs", default={}
+    "daskflow_run_inputs", default=MappingProxyType({})
 )
 
 
@@ -150,11 +151,11 @@ class Task:
         How often a failing ``run()`` is tried again before the task counts as failed.
     """
 
-    path: ClassVar[Any] = None
+    path: Any = None
     external: ClassVar[bool] = False
     task_namespace: ClassVar[str | None] = None
     retries: ClassVar[int] = 0
-    storage_options: ClassVar[Mapping[str, Any] | None] = None
+    storage_options: Mapping[str, Any] | None = None
     task_family: ClassVar[str] = "Task"
     _params: ClassVar[dict[str, Parameter[Any]]] = {}
 
@@ -228,7 +229,9 @@ class Task:
     def get_task_family(cls) -> str:
         return cls.task_family
 
-    def to_str_params(self, only_significant: bool = False, only_public: bool = False) -> dict[str, str]:
+    def to_str_params(
+        self, only_significant: bool = False, only_public: bool = False
+    ) -> dict[str, str]:
         """Parameter values as the strings the task id is made of."""
         return {
             name: p.serialize_value(self.param_kwargs[name])
@@ -243,7 +246,9 @@ class Task:
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in params.items())})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.task_id == self.task_id  # type: ignore[attr-defined]
+        return (
+            isinstance(other, Task) and type(other) is type(self) and other.task_id == self.task_id
+        )
 
     def __hash__(self) -> int:
         return hash(self.task_id)
@@ -286,9 +291,7 @@ class Task:
         return _map_structure(self._hand_down, req)
 
     def _hand_down(self, child: Task) -> Task:
-        inherit = [
-            a for a in CONTEXT_ATTRS if a in self.__dict__ and a not in child.__dict__
-        ]
+        inherit = [a for a in CONTEXT_ATTRS if a in self.__dict__ and a not in child.__dict__]
         if not inherit:
             return child
         child = copy.copy(child)
@@ -344,9 +347,7 @@ class Task:
     def outputLoad(self, keys: Any = None, as_dict: bool = False, cached: bool = False) -> Any:
         """Load this task's outputs (see :meth:`TaskData.outputLoad`)."""
         if not self.complete():
-            raise TaskIncompleteError(
-                f"Cannot load {self!r}, task not complete, run flow first"
-            )
+            raise TaskIncompleteError(f"Cannot load {self!r}, task not complete, run flow first")
         return self._load_own(keys, as_dict, cached)
 
     def inputLoad(
@@ -493,8 +494,7 @@ class TaskData(Task):
         if not isinstance(data, Mapping) or set(data) != set(out):
             got = sorted(data) if isinstance(data, Mapping) else type(data).__name__
             raise SaveError(
-                f"{self!r}.save() needs a dict with exactly the persist keys {list(out)}, "
-                f"got {got}"
+                f"{self!r}.save() needs a dict with exactly the persist keys {list(out)}, got {got}"
             )
         for key, target in out.items():
             target.save(data[key], **kwargs)
@@ -836,4 +836,3 @@ def memory_values(task: Task) -> dict[str, Any]:
         for t in task.output_targets()
         if isinstance(t, MemoryTarget) and t.url in data
     }
-

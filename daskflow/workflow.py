@@ -64,7 +64,7 @@ run = _run
 def taskflow_upstream(task: Task, only_complete: bool = False) -> list[Task]:
     """``task`` and every task upstream of it, the task first."""
     graph = build([task])
-    keys = list(reversed(graph.tasks))
+    keys = list(graph.tasks)[::-1]
     if only_complete:
         status = graph.status()
         keys = [k for k in keys if status[k]]
@@ -384,7 +384,9 @@ class WorkflowMulti:
         show_params: bool = True,
         clip_params: bool = False,
     ) -> Any:
-        return self._each(flow, lambda wf: wf.preview(tasks, indent, last, show_params, clip_params))
+        return self._each(
+            flow, lambda wf: wf.preview(tasks, indent, last, show_params, clip_params)
+        )
 
     def run(
         self,
@@ -419,9 +421,7 @@ class WorkflowMulti:
         )
         if result is None:
             return None
-        per_flow = {
-            name: result.subset(walk(ts)[0]) for name, ts in roots.items()
-        }
+        per_flow = {name: result.subset(walk(ts)[0]) for name, ts in roots.items()}
         return per_flow[flow] if flow is not None else per_flow
 
     def outputLoad(

@@ -1,0 +1,64 @@
+"""The d6tflow documentation's pipeline on daskflow: get data -> preprocess -> train.
+
+Run it with ``python examples/quickstart.py``; outputs go to ``./data`` (or the folder given
+as the first argument). It previews the flow, runs it, loads the model, previews again,
+resets the first task and shows that everything downstream is pending once more.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+import daskflow as d6tflow  # the same code runs on d6tflow itself
+
+
+class TaskGetData(d6tflow.tasks.TaskPqPandas):
+    """Load raw data (here: a small made-up table)."""
+
+    def run(self):
+        df = pd.DataFrame({"x": range(100), "y": [2 * i + 1 for i in range(100)]})
+        self.save(df)
+
+
+@d6tflow.requires(TaskGetData)
+class TaskPreprocess(d6tflow.tasks.TaskCachePandas):  # kept in memory
+    """Optionally scale the features."""
+
+    do_preprocess = d6tflow.BoolParameter(default=True)
+
+    def run(self):
+        df = self.inputLoad()
+        if self.do_preprocess:
+            df = df.assign(x=(df.x - df.x.mean()) / df.x.std())
+        self.save(df)
+
+
+@d6tflow.requires(TaskPreprocess)
+class TaskTrain(d6tflow.tasks.TaskPickle):
+    """Fit y = a*x + b by least squares."""
+
+    def run(self):
+        df = self.inputLoad()
+        xm, ym = df.x.mean(), df.y.mean()
+        slope = ((df.x - xm) * (df.y - ym)).sum() / ((df.x - xm) ** 2).sum()
+        self.save({"slope": float(slope), "intercept": float(ym - slope * xm)})
+
+
+def main(data_dir: str = "data") -> dict:
+    d6tflow.set_dir(data_dir)
+    flow = d6tflow.Workflow(TaskTrain, {"do_preprocess": False})
+    flow.preview()  # everything PENDING
+    flow.run()  # runs all three, prints the execution summary
+    model = flow.outputLoad()
+    print("model:", model)
+    flow.preview()  # everything COMPLETE
+    flow.reset(TaskGetData)  # delete the first output ...
+    flow.preview()  # ... and every task downstream of it is PENDING again
+    flow.run(execution_summary=False)
+    return model
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])

@@ -1,0 +1,83 @@
+"""Importing daskflow is cheap and quiet: no print, no pandas, no luigi, no distributed."""
+
+import subprocess
+import sys
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+
+def test_import_prints_nothing():
+    out = _fresh("import daskflow")
+    assert out.stdout == ""
+    assert out.stderr == ""
+
+
+def test_import_does_not_load_heavy_or_foreign_modules():
+    out = _fresh(
+        "import sys, daskflow\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'luigi', 'distributed', 's3fs', 'd6tflow')"
+        " if m in sys.modules))"
+    )
+    assert out.stdout.strip() == "[]"
+
+
+LAYERS = [
+    "errors", "settings", "date_interval", "parameters", "formats", "targets", "tasks",
+    "graph", "compile", "execute", "workflow", "__init__",
+]
+FIRST_WITH_DASK = "compile"
+
+
+def _imports(module: str) -> tuple[set[str], set[str]]:
+    """(daskflow modules, top-level foreign packages) a module imports, at any depth."""
+    import ast
+    from pathlib import Path
+
+    import daskflow
+
+    tree = ast.parse((Path(daskflow.__file__).parent / f"{module}.py").read_text())
+    own, foreign = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if node.module:
+                own.add(node.module.split(".")[0])
+            else:
+                own.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            foreign.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            foreign.update(a.name.split(".")[0] for a in node.names)
+    return own, foreign
+
+
+def test_layers_import_only_modules_above_them():
+    from pathlib import Path
+
+    import daskflow
+
+    on_disk = {p.stem for p in Path(daskflow.__file__).parent.glob("*.py")}
+    assert on_disk <= set(LAYERS), f"add new modules to LAYERS: {on_disk - set(LAYERS)}"
+    for i, module in enumerate(LAYERS):
+        if module not in on_disk:
+            continue
+        own, foreign = _imports(module)
+        below = own - set(LAYERS[:i])
+        assert not below, f"{module} imports {below}, which are not above it"
+        if i < LAYERS.index(FIRST_WITH_DASK):
+            assert not {"dask", "distributed"} & foreign, f"{module} imports dask"
+
+
+def test_public_names():
+    import daskflow
+
+    for name in daskflow.__all__:
+        assert hasattr(daskflow, name), name
+    for name in (
+        "TaskData", "TaskCache", "TaskCachePandas", "TaskPqPandas", "TaskCSVPandas",
+        "TaskCSVGZPandas", "TaskJson", "TaskPickle", "TaskAggregator",
+    ):
+        assert hasattr(daskflow.tasks, name), name
