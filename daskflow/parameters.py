@@ -620,11 +620,23 @@ class _Luigi(Parameter[Any]):
 
     def _normalize(self, value: Any) -> Any:
         try:
+            if isinstance(value, str) and type(self.inner).parse is not _luigi_base_parse(self):
+                value = self.inner.parse(value)
             return self.inner.normalize(value)
         except (ValueError, TypeError) as e:
             raise ParameterError(
                 f"{type(self.inner).__name__} rejects {_describe(value)}: {e}"
             ) from e
+
+
+def _luigi_base_parse(wrapper: _Luigi) -> Any:
+    """luigi's plain ``Parameter.parse`` (the identity): strings for it need no parsing."""
+    base = next(
+        c
+        for c in type(wrapper.inner).__mro__
+        if c.__module__ == "luigi.parameter" and c.__name__ == "Parameter"
+    )
+    return base.parse
 
 
 def adopt(value: object) -> Parameter[Any] | None:
