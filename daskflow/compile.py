@@ -30,7 +30,7 @@ from typing import Any
 import dask.local
 
 from .graph import TaskGraph, build, to_run
-from .targets import Target, exists_many
+from .targets import Target
 from .tasks import Task, flatten, memory_values, run_inputs
 
 __all__ = ["NodeResult", "compile_graph", "run_node"]
@@ -74,8 +74,7 @@ def compile_graph(graph: TaskGraph, keys: Iterable[str]) -> dict[str, Any]:
 
 
 def _missing_outputs(task: Task) -> list[Target]:
-    targets = task.output_targets()
-    return [t for t, ok in zip(targets, exists_many(targets), strict=True) if not ok]
+    return [t for t in task.output_targets() if not t.exists()]
 
 
 def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
