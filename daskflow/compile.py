@@ -4,6 +4,10 @@ The graph is a plain mapping any Dask get-function accepts: one key per task (it
 ``task_id``), whose value is ``(run_node, task, [upstream keys])``. Only tasks that run are in
 it; complete upstream tasks are read from storage by the tasks that need them.
 
+A task's saves are staged (:func:`daskflow.targets.staging`) and committed together when
+its ``run()`` returns: a task that saves and then raises leaves no output, and the outputs of
+an earlier successful run stay as they were.
+
 A node never raises: :func:`run_node` returns a :class:`NodeResult` saying whether the task
 ran, failed (with its exception), or was skipped because something upstream failed. So one
 failure stops only what depends on it, and independent branches finish and keep their outputs,
@@ -30,7 +34,7 @@ from typing import Any
 import dask.local
 
 from .graph import TaskGraph, build, to_run
-from .targets import Target
+from .targets import staging
 from .tasks import Task, flatten, memory_values, run_inputs
 
 __all__ = ["NodeResult", "compile_graph", "run_node"]
@@ -73,10 +77,6 @@ def compile_graph(graph: TaskGraph, keys: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def _missing_outputs(task: Task) -> list[Target]:
-    return [t for t in task.output_targets() if not t.exists()]
-
-
 def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
     """Run one task in the current worker and report how it went."""
     key = task.task_id
@@ -93,13 +93,17 @@ def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
         while True:
             attempts += 1
             try:
-                _execute(task)
-                missing = _missing_outputs(task)
-                if missing:
-                    raise RuntimeError(
-                        f"{task!r}.run() finished without saving "
-                        f"{', '.join(str(t.url) for t in missing)}; call self.save(...) in run()"
-                    )
+                with staging() as saved:
+                    _execute(task)
+                    missing = [t for t in task.output_targets() if t.url not in saved]
+                    missing = [t for t in missing if not t.exists()]
+                    if missing:
+                        raise RuntimeError(
+                            f"{task!r}.run() finished without saving "
+                            f"{', '.join(str(t.url) for t in missing)}; "
+                            "call self.save(...) in run()"
+                        )
+                    saved.commit()
                 break
             except Exception as e:
                 if attempts <= task.retries:

@@ -80,9 +80,9 @@ def execute(
     graph: TaskGraph, keys: list[str], scheduler: Any = None, workers: int | None = None
 ) -> dict[str, NodeResult]:
     """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each."""
+    get, kwargs = get_scheduler(scheduler, workers)
     if not keys:
         return {}
-    get, kwargs = get_scheduler(scheduler, workers)
     results = get(compile_graph(graph, keys), keys, **kwargs)
     by_key = {r.key: r for r in results}
     with _data_lock:  # in-memory outputs made elsewhere become loadable here
@@ -263,8 +263,8 @@ def run(
     ----------
     tasks : Task or list of Task
         What to make complete.
-    forced : Task or list of Task, optional
-        Redo these tasks' families and everything between them and ``tasks``.
+    forced : Task, task class, or a list of them, optional
+        Redo the tasks of these families and everything between them and ``tasks``.
     forced_all : bool
         Redo ``tasks`` themselves.
     forced_all_upstream : bool
@@ -287,7 +287,10 @@ def run(
     RunResult, or None when ``confirm`` was declined.
     """
     roots = check_tasks(tasks)
-    forced_tasks = check_tasks(forced, "forced tasks")
+    forced_tasks = _as_list(forced)
+    for f in forced_tasks:
+        if not isinstance(f, Task) and not (isinstance(f, type) and issubclass(f, Task)):
+            raise WorkflowError(f"forced takes tasks or task classes, got {f!r}")
     logging.getLogger("daskflow").setLevel(settings.log_level.upper())
     graph = graph or build(roots)
     complete = graph.status()

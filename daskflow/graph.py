@@ -199,7 +199,7 @@ def preview_text(
 
 def forced_keys(
     graph: TaskGraph,
-    forced: Iterable[Task] = (),
+    forced: Iterable[Task | type[Task]] = (),
     forced_all: bool = False,
     forced_all_upstream: bool = False,
 ) -> set[str]:

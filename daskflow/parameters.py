@@ -172,7 +172,7 @@ class Parameter(Generic[T]):
             return self.normalize(self.parse(text))
         except ParameterError:
             raise
-        except (ValueError, TypeError, KeyError, json.JSONDecodeError) as e:
+        except (ValueError, TypeError, LookupError, SyntaxError, ImportError, AttributeError) as e:
             raise ParameterError(f"expected {self.expected}, got {text!r}: {e}") from e
 
 
@@ -239,7 +239,9 @@ class BoolParameter(Parameter[bool]):
     def _normalize(self, value: Any) -> bool:
         if isinstance(value, str):
             return self.parse_text(value)
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
+        if isinstance(value, bool) or (
+            type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+        ):
             return bool(value)
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
@@ -428,14 +430,19 @@ def freeze(value: Any) -> Any:
         return value if isinstance(value, FrozenDict) else FrozenDict(value)
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(freeze(v) for v in value)
     return value
 
 
 def _thaw(value: Any) -> Any:
+    """The JSON-able form of a frozen value, the same in every process (sets sorted)."""
     if isinstance(value, Mapping):
-        return {k: _thaw(value[k]) for k in sorted(value, key=str)}
+        return {str(k): _thaw(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, (list, tuple)):
         return [_thaw(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted((_thaw(v) for v in value), key=lambda v: json.dumps(v, default=str))
     return value
 
 
@@ -558,7 +565,10 @@ class NumericalParameter(Parameter[Any]):
             value = self.parse(value) if _parses(self._var_type, value) else value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(f"expected {self.expected}, got {_describe(value)}")
-        value = self._var_type(value)
+        converted = self._var_type(value)
+        if converted != value:
+            raise ParameterError(f"expected {self.expected}, got {_describe(value)}")
+        value = converted
         if not (self._left(self._min, value) and self._right(value, self._max)):
             raise ParameterError(f"expected {self.expected}, got {_describe(value)}")
         return value
@@ -620,7 +630,8 @@ class _Luigi(Parameter[Any]):
 
     def _normalize(self, value: Any) -> Any:
         try:
-            if isinstance(value, str) and type(self.inner).parse is not _luigi_base_parse(self):
+            own_parse = getattr(type(self.inner), "parse", None)
+            if isinstance(value, str) and own_parse is not _luigi_base_parse(self):
                 value = self.inner.parse(value)
             return self.inner.normalize(value)
         except (ValueError, TypeError) as e:
@@ -636,7 +647,7 @@ def _luigi_base_parse(wrapper: _Luigi) -> Any:
         for c in type(wrapper.inner).__mro__
         if c.__module__ == "luigi.parameter" and c.__name__ == "Parameter"
     )
-    return base.parse
+    return getattr(base, "parse", None)
 
 
 def adopt(value: object) -> Parameter[Any] | None:

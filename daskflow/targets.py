@@ -22,11 +22,13 @@ In-memory outputs
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
+import tempfile
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from . import settings
 from .errors import OutputNotFoundError, StorageError
 from .formats import Format, get_format
 
-__all__ = ["MemoryTarget", "Target", "data", "exists_many", "make_target"]
+__all__ = ["MemoryTarget", "Staging", "Target", "data", "exists_many", "make_target", "staging"]
 
 data: dict[str, Any] = {}
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
@@ -46,6 +48,16 @@ def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith(("file://", "local://"))
 
 
+_INSTALL_HINTS = {
+    "s3": "pip install 'daskflow[s3]' (or s3fs)",
+    "s3a": "pip install 'daskflow[s3]' (or s3fs)",
+    "gs": "pip install gcsfs",
+    "gcs": "pip install gcsfs",
+    "abfs": "pip install adlfs",
+    "az": "pip install adlfs",
+}
+
+
 def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
@@ -54,9 +66,8 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
         return fs, str(path)
     except (ImportError, ValueError) as e:
         protocol = url.split("://", 1)[0]
-        hint = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
-        package = hint.get(protocol)
-        extra = f" (pip install {package} or 'daskflow[s3]')" if package else ""
+        hint = _INSTALL_HINTS.get(protocol)
+        extra = f" ({hint})" if hint else ""
         raise StorageError(f"cannot open storage for {url}: {e}{extra}") from e
 
 
@@ -143,6 +154,11 @@ class Target:
         cached = cached or settings.cached
         if cached and self.url in data:
             return data[self.url]
+        staging = _staging.get()
+        if staging is not None and self.url in staging.entries:
+            from fsspec.implementations.local import LocalFileSystem
+
+            return self.format.load(LocalFileSystem(), staging.entries[self.url][1], **kwargs)
         fs, path = self._open()
         try:
             value = self.format.load(fs, path, **kwargs)
@@ -156,25 +172,47 @@ class Target:
         return value
 
     def save(self, obj: Any, **kwargs: Any) -> Path | str:
-        """Write ``obj`` atomically: nobody sees a half-written output. Returns ``path``."""
-        fs, path = self._open()
+        """Write ``obj`` atomically: nobody sees a half-written output. Returns ``path``.
+
+        The object is written whole to a temporary local file, then committed: renamed into
+        place on local disk, uploaded in one put to other storage. Inside :func:`staging`
+        the commit waits until the staging commits.
+        """
+        from fsspec.implementations.local import LocalFileSystem
+
+        path = self._open()[1]
         if _is_local(self.url):
             folder, name = os.path.split(path)
             os.makedirs(folder or ".", exist_ok=True)
             tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-            try:
-                self.format.save(obj, fs, tmp, **kwargs)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-                raise
         else:
-            self.format.save(obj, fs, path, **kwargs)
-            fs.invalidate_cache(path)
+            fd, tmp = tempfile.mkstemp(prefix="daskflow-", suffix=f"-{self.name}")
+            os.close(fd)
+        try:
+            self.format.save(obj, LocalFileSystem(), tmp, **kwargs)
+        except BaseException:
+            _discard(tmp)
+            raise
+        staging = _staging.get()
+        if staging is not None:
+            staging.add(self, tmp)
+        else:
+            self._commit(tmp)
+        return self.path
+
+    def _commit(self, tmp: Any) -> None:
+        """Make the temporary file ``tmp`` this output."""
+        fs, path = self._open()
+        try:
+            if _is_local(self.url):
+                os.replace(tmp, path)
+            else:
+                fs.put_file(tmp, path)
+                fs.invalidate_cache(path)
+        finally:
+            _discard(tmp)
         with _data_lock:
             data.pop(self.url, None)  # a cached earlier load is stale now
-        return self.path
 
     def remove(self) -> None:
         """Delete the output if it exists."""
@@ -206,6 +244,9 @@ class MemoryTarget(Target):
         return self.url in data
 
     def load(self, cached: bool = True, **kwargs: Any) -> Any:
+        staging = _staging.get()
+        if staging is not None and self.url in staging.entries:
+            return staging.entries[self.url][1]
         try:
             return data[self.url]
         except KeyError:
@@ -215,15 +256,89 @@ class MemoryTarget(Target):
             ) from None
 
     def save(self, obj: Any, **kwargs: Any) -> str:
-        with _data_lock:
-            data[self.url] = obj
+        staging = _staging.get()
+        if staging is not None:
+            staging.add(self, obj)
+        else:
+            self._commit(obj)
         return self.url
+
+    def _commit(self, value: Any) -> None:
+        with _data_lock:
+            data[self.url] = value
 
     def remove(self) -> None:
         with _data_lock:
             data.pop(self.url, None)
 
     invalidate = remove
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+
+
+class Staging:
+    """Outputs saved while one task runs, committed together only if it succeeds.
+
+    ``entries`` maps each saved target's URL to ``(target, temporary file or value)``. A
+    later save of the same target replaces the earlier one.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Target, Any]] = {}
+
+    def __contains__(self, url: object) -> bool:
+        return url in self.entries
+
+    def add(self, target: Target, staged: Any) -> None:
+        old = self.entries.get(target.url)
+        if old is not None and not isinstance(target, MemoryTarget):
+            _discard(old[1])
+        self.entries[target.url] = (target, staged)
+
+    def commit(self) -> None:
+        """Move every staged output into place (each one atomically)."""
+        while self.entries:
+            url = next(iter(self.entries))
+            target, staged = self.entries.pop(url)
+            target._commit(staged)
+
+    def discard(self) -> None:
+        """Drop every staged output; nothing already committed is touched."""
+        for target, staged in self.entries.values():
+            if not isinstance(target, MemoryTarget):
+                _discard(staged)
+        self.entries.clear()
+
+
+_staging: contextvars.ContextVar[Staging | None] = contextvars.ContextVar(
+    "daskflow_staging", default=None
+)
+
+
+@contextlib.contextmanager
+def staging() -> Iterator[Staging]:
+    """Hold back every save in this context until ``commit()``; discard them on exit.
+
+    >>> import tempfile, os
+    >>> url = os.path.join(tempfile.mkdtemp(), "x.pkl")
+    >>> with staging() as tx:
+    ...     _ = Target(url, "pickle").save(1)
+    ...     print(Target(url, "pickle").exists(), Target(url, "pickle").load())
+    ...     tx.commit()
+    False 1
+    >>> Target(url, "pickle").load()
+    1
+    """
+    tx = Staging()
+    token = _staging.set(tx)
+    try:
+        yield tx
+    finally:
+        _staging.reset(token)
+        tx.discard()
 
 
 def make_target(url: str, format: Format | str, storage_options: Mapping[str, Any]) -> Target:

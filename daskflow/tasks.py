@@ -95,7 +95,7 @@ def task_id_str(family: str, str_params: Mapping[str, str]) -> str:
     >>> task_id_str('TaskA', {})
     'TaskA__99914b932b'
     >>> task_id_str('TaskA', {'do_preprocess': 'True', 'model': 'ols x/y'})
-    'TaskA_True_ols_x_y_4a8a5d59d1'
+    'TaskA_True_ols_x_y_f7cb647d0a'
     """
     canonical = json.dumps(dict(str_params), separators=(",", ":"), sort_keys=True)
     digest = hashlib.md5(canonical.encode("utf-8")).hexdigest()
@@ -242,8 +242,12 @@ class Task:
         }
 
     def __repr__(self) -> str:
-        params = self.to_str_params(only_significant=True, only_public=True)
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in params.items())})"
+        shown = ", ".join(
+            f"{n}={p.serialize_value(self.param_kwargs[n])}"
+            for n, p in self._params.items()
+            if p.significant
+        )
+        return f"{type(self).__name__}({shown})"
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -266,7 +270,17 @@ class Task:
         return self.clone(_inherited(self)[0])
 
     def clone_parents(self) -> list[Task]:
+        """The tasks of every class given to ``@inherits``."""
         return [self.clone(c) for c in _inherited(self)]
+
+    def clone_parents_dict(self) -> dict[str, Task]:
+        """``{name: task}`` for ``@inherits({name: class, ...})``."""
+        parents = getattr(type(self), "_inherits_from", None)
+        if not isinstance(parents, Mapping):
+            raise TaskDefinitionError(
+                f"{type(self).__name__} has no @inherits({{name: class}}) to clone"
+            )
+        return {k: self.clone(c) for k, c in parents.items()}
 
     # -- dependencies -----------------------------------------------------------------------
 
@@ -374,6 +388,20 @@ class Task:
                 raise OutputKeyError(
                     f"{self!r}.inputLoad(task={task!r}): requires() has no such entry"
                 ) from None
+        if isinstance(req, Mapping):
+            # as in d6tflow, keys pick required tasks by name here, each loaded whole
+            names = list(req) if keys is None else [keys] if isinstance(keys, str) else keys
+            unknown = [k for k in names if k not in req]
+            if unknown:
+                raise OutputKeyError(
+                    f"{self!r}.inputLoad(keys={keys!r}): requires() has no {unknown}; "
+                    f"it has {list(req)}"
+                )
+            loaded = {
+                k: _map_structure(lambda t: t._load_own(None, as_dict, cached), req[k])
+                for k in names
+            }
+            return loaded[keys] if isinstance(keys, str) and not as_dict else loaded
         return _map_structure(lambda t: t._load_own(keys, as_dict, cached), req)
 
 
@@ -527,6 +555,12 @@ class TaskData(Task):
         with ``as_dict=True``, one object for ``keys='name'`` or a list for
         ``keys=['a', 'b']``. Raises if the task is not complete.
         """
+        if keys is not None and list(self.persist) == ["data"]:
+            wanted = [keys] if isinstance(keys, str) else list(keys)
+            if wanted != ["data"]:
+                raise OutputKeyError(
+                    f"Key name does not match: {self!r} has one output ('data'), asked for {keys!r}"
+                )
         return super().outputLoad(keys, as_dict, cached)
 
     # -- metadata ---------------------------------------------------------------------------

@@ -1,0 +1,557 @@
+"""Running flows: bad input, failures and their results, atomic outputs, retries, dynamic
+dependencies, TaskAggregator, and the choice of scheduler."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import dask
+import pytest
+
+import daskflow
+from daskflow.errors import (
+    MissingParameterError,
+    ParameterError,
+    WorkflowError,
+)
+from daskflow.execute import RunResult
+from daskflow.tasks import TaskAggregator, TaskCache, TaskJson, TaskPickle
+
+SCHEDULERS = ["sync", "threads"]
+
+RAN: list[str] = []
+THREADS: dict[str, int] = {}
+ATTEMPTS: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def _ran(task):
+    with _lock:
+        RAN.append(repr(task))
+        THREADS[repr(task)] = threading.get_ident()
+
+
+@pytest.fixture(autouse=True)
+def _clear():
+    RAN.clear()
+    THREADS.clear()
+    ATTEMPTS.clear()
+    yield
+    RAN.clear()
+
+
+def _files(folder):
+    """Every file under ``folder``, hidden ones included."""
+    root = Path(folder)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+class Task1(TaskPickle):
+    def run(self):
+        _ran(self)
+        self.save(1)
+
+
+class TaskIdx(TaskCache):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        _ran(self)
+        self.save(self.i * 10)
+
+
+class NeedsIdx(TaskCache):
+    def requires(self):
+        return TaskIdx()  # forgot i
+
+    def run(self):
+        self.save(0)
+
+
+def test_workflow_given_an_instance_is_a_workflow_error():
+    with pytest.raises(WorkflowError) as info:
+        daskflow.Workflow(Task1())
+    assert "Task1" in str(info.value)
+    assert "class" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["Task1", {"a": 1}, 42])
+def test_workflow_given_something_else_is_a_workflow_error(bad):
+    with pytest.raises(WorkflowError):
+        daskflow.Workflow(bad)
+
+
+def test_workflow_params_must_be_a_dict():
+    with pytest.raises(WorkflowError):
+        daskflow.Workflow(Task1, [1, 2])
+
+
+def test_workflow_run_given_an_instance_list_works_but_classes_in_top_level_run_do_not():
+    daskflow.Workflow(Task1).run([Task1()], execution_summary=False)
+    assert RAN == ["Task1()"]
+    with pytest.raises(WorkflowError, match=r"Task1\(\)"):
+        daskflow.run(Task1)
+
+
+def test_missing_required_parameter_names_task_and_parameter():
+    with pytest.raises(MissingParameterError) as info:
+        TaskIdx()
+    assert "TaskIdx" in str(info.value) and "'i'" in str(info.value)
+    assert isinstance(info.value, ParameterError) and isinstance(info.value, ValueError)
+    with pytest.raises(MissingParameterError, match="TaskIdx"):
+        daskflow.Workflow(TaskIdx).run()
+    with pytest.raises(MissingParameterError, match="TaskIdx"):
+        daskflow.Workflow(NeedsIdx).run()
+    assert RAN == []
+
+
+def test_parameter_that_does_not_parse():
+    with pytest.raises(ParameterError) as info:
+        daskflow.Workflow(TaskIdx, {"i": "abc"}).run()
+    assert "TaskIdx" in str(info.value) and "'i'" in str(info.value)
+
+
+def test_unknown_scheduler_is_a_workflow_error():
+    with pytest.raises(WorkflowError, match="nope"):
+        daskflow.Workflow(Task1).run(scheduler="nope")
+    assert RAN == []
+    assert not Task1().complete()
+
+
+def test_unknown_scheduler_is_reported_even_when_nothing_needs_to_run():
+    daskflow.Workflow(Task1).run(execution_summary=False)
+    with pytest.raises(WorkflowError, match="nope"):
+        daskflow.Workflow(Task1).run(scheduler="nope", execution_summary=False)
+
+
+def test_unknown_scheduler_in_settings_is_a_workflow_error():
+    daskflow.settings.scheduler = "nope"
+    with pytest.raises(WorkflowError):
+        daskflow.run(Task1())
+
+
+# -- failures --------------------------------------------------------------------------------------
+
+
+class FailOk(TaskCache):
+    def run(self):
+        _ran(self)
+        self.save("ok")
+
+
+@daskflow.requires(FailOk)
+class FailBad(TaskCache):
+    def run(self):
+        _ran(self)
+        raise ValueError("boom")
+
+
+@daskflow.requires(FailBad)
+class FailDown(TaskCache):
+    def run(self):
+        _ran(self)
+        self.save("down")
+
+
+class FailSibling(TaskCache):
+    def run(self):
+        _ran(self)
+        self.save("sib")
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_abort_false_returns_a_failed_result(scheduler, capsys):
+    result = daskflow.run([FailDown(), FailSibling()], abort=False, scheduler=scheduler)
+    assert isinstance(result, RunResult)
+    assert result.status == "FAILED"
+    assert result.scheduling_succeeded is False
+    assert bool(result) is False
+    assert [repr(t) for t in result.failed] == ["FailBad()"]
+    assert [repr(t) for t in result.upstream_failed] == ["FailDown()"]
+    assert sorted(repr(t) for t in result.ran) == ["FailOk()", "FailSibling()"]
+    assert list(result.errors) == [FailBad().task_id]
+    assert isinstance(result.errors[FailBad().task_id], ValueError)
+    assert sorted(RAN) == ["FailBad()", "FailOk()", "FailSibling()"]
+    out = capsys.readouterr().out
+    assert out == result.summary_text + "\n"
+    assert "* 1 failed:\n    - 1 FailBad()" in out
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_abort_true_raises_with_the_task_error_as_cause(scheduler):
+    with pytest.raises(RuntimeError) as info:
+        daskflow.run([FailDown(), FailSibling()], scheduler=scheduler, execution_summary=False)
+    assert str(info.value) == "Exception found running flow, check trace"
+    assert type(info.value) is RuntimeError
+    assert isinstance(info.value.__cause__, ValueError)
+    assert str(info.value.__cause__) == "boom"
+    assert FailSibling().complete() and FailSibling().outputLoad() == "sib"
+    assert FailOk().complete()
+    assert not FailBad().complete() and not FailDown().complete()
+    assert "FailDown()" not in RAN
+
+
+def test_failing_run_calls_status_once(monkeypatch):
+    calls = []
+    real = daskflow.tasks.exists_many
+    monkeypatch.setattr(
+        daskflow.tasks, "exists_many", lambda targets: calls.append(1) or real(targets)
+    )
+    daskflow.run([FailDown(), FailSibling()], abort=False, execution_summary=False)
+    assert len(calls) == 1
+
+
+# -- atomic outputs --------------------------------------------------------------------------------
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("cannot pickle this")
+
+
+class SaveBreaksMidway(TaskPickle):
+    def run(self):
+        # a megabyte of data is written before pickling reaches the bad object
+        self.save([b"x" * 1_000_000, b"y" * 1_000_000, Unpicklable()])
+
+
+class MultiBreaksMidway(TaskPickle):
+    persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+
+    def run(self):
+        self.save({"a": [1, 2, 3], "b": Unpicklable()})
+
+
+class SaveThenFail(TaskPickle):
+    def run(self):
+        self.save("looks done")
+        raise RuntimeError("failed after saving")
+
+
+class JsonBreaksMidway(TaskJson):
+    def run(self):
+        self.save({"ok": list(range(100_000)), "bad": object()})
+
+
+@pytest.mark.parametrize("task", [SaveBreaksMidway, JsonBreaksMidway])
+def test_failed_write_leaves_no_file_that_counts_as_complete(task):
+    result = daskflow.Workflow(task).run(abort=False, execution_summary=False)
+    assert result.status == "FAILED"
+    assert not task().complete()
+    assert not Path(task().output().path).exists()
+    folder = Path(task().output().path).parent
+    assert not folder.exists() or _files(folder) == []  # no temporary file left behind
+
+
+def test_multi_output_task_that_fails_between_outputs_is_not_complete():
+    result = daskflow.Workflow(MultiBreaksMidway).run(abort=False, execution_summary=False)
+    assert result.status == "FAILED"
+    assert not MultiBreaksMidway().complete()
+    assert not Path(MultiBreaksMidway().output()["b"].path).exists()
+    assert all(not name.startswith(".") for name in _files("data"))
+
+
+def test_task_that_fails_after_saving_is_not_complete():
+    """The run failed, so its output must not make the task count as done on the next run."""
+    result = daskflow.Workflow(SaveThenFail).run(abort=False, execution_summary=False)
+    assert result.status == "FAILED"
+    assert not SaveThenFail().complete()
+
+
+def test_successful_run_leaves_no_temporary_files():
+    daskflow.Workflow(Task1).run(execution_summary=False)
+    assert _files("data") == ["Task1/Task1__99914b932b-data.pkl"]
+
+
+# -- retries ---------------------------------------------------------------------------------------
+
+
+class Flaky(TaskPickle):
+    retries = 2
+    fail_times = daskflow.IntParameter(default=2, significant=False)
+
+    def run(self):
+        with _lock:
+            n = ATTEMPTS[self.task_id] = ATTEMPTS.get(self.task_id, 0) + 1
+        if n <= self.fail_times:
+            raise OSError(f"flaky failure {n}")
+        self.save(n)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_retries_run_again_until_success(scheduler):
+    result = daskflow.Workflow(Flaky).run(scheduler=scheduler, execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert ATTEMPTS[Flaky().task_id] == 3
+    assert Flaky().outputLoad() == 3
+
+
+def test_retries_exhausted_fail_with_the_last_error():
+    with pytest.raises(RuntimeError) as info:
+        daskflow.Workflow(Flaky, {"fail_times": 5}).run(execution_summary=False)
+    assert ATTEMPTS[Flaky().task_id] == 3  # one try and two retries
+    assert str(info.value.__cause__) == "flaky failure 3"
+    assert not Flaky().complete()
+
+
+def test_no_retries_by_default():
+    class Once(TaskPickle):
+        def run(self):
+            ATTEMPTS["once"] = ATTEMPTS.get("once", 0) + 1
+            raise OSError("no")
+
+    daskflow.run(Once(), abort=False, execution_summary=False)
+    assert ATTEMPTS["once"] == 1
+
+
+# -- run() that forgets to save --------------------------------------------------------------------
+
+
+class ForgetsToSave(TaskPickle):
+    def run(self):
+        _ran(self)
+        self.result = 42  # but no self.save(...)
+
+
+@daskflow.requires(ForgetsToSave)
+class AfterForgets(TaskPickle):
+    def run(self):
+        _ran(self)
+        self.save(self.inputLoad())
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_run_that_forgets_to_save_is_a_clear_failure(scheduler):
+    with pytest.raises(RuntimeError) as info:
+        daskflow.Workflow(AfterForgets).run(scheduler=scheduler, execution_summary=False)
+    cause = info.value.__cause__
+    assert cause is not None
+    assert "ForgetsToSave()" in str(cause)
+    assert "save" in str(cause)
+    assert RAN == ["ForgetsToSave()"]  # the downstream task did not run on missing input
+    result = daskflow.Workflow(AfterForgets).run(abort=False, execution_summary=False)
+    assert [repr(t) for t in result.failed] == ["ForgetsToSave()"]
+    assert [repr(t) for t in result.upstream_failed] == ["AfterForgets()"]
+
+
+class ForgetsOneOutput(TaskPickle):
+    persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+
+    def run(self):
+        self.output()["a"].save(1)
+
+
+def test_run_that_saves_only_some_outputs_fails_naming_the_missing_one():
+    with pytest.raises(RuntimeError) as info:
+        daskflow.run(ForgetsOneOutput(), execution_summary=False)
+    assert "ForgetsOneOutput__99914b932b-b.pkl" in str(info.value.__cause__)
+    assert not ForgetsOneOutput().complete()
+
+
+# -- dynamic dependencies --------------------------------------------------------------------------
+
+
+class Dyn(TaskPickle):
+    def run(self):
+        _ran(self)
+        one = yield TaskIdx(i=1)
+        several = yield [TaskIdx(i=2), TaskIdx(i=3)]
+        named = yield {"four": TaskIdx(i=4)}
+        self.save(one.load() + sum(t.load() for t in several) + named["four"].load())
+
+
+@daskflow.requires(Dyn)
+class AfterDyn(TaskPickle):
+    def run(self):
+        _ran(self)
+        self.save(self.inputLoad() + 1)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_dynamic_dependencies_run_and_send_their_outputs_back(scheduler):
+    result = daskflow.Workflow(AfterDyn).run(scheduler=scheduler, execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert Dyn().outputLoad() == 10 + 20 + 30 + 40
+    assert AfterDyn().outputLoad() == 101
+    assert sorted(RAN) == sorted(
+        ["Dyn()", "AfterDyn()", "TaskIdx(i=1)", "TaskIdx(i=2)", "TaskIdx(i=3)", "TaskIdx(i=4)"]
+    )
+    assert all(TaskIdx(i=i).complete() for i in range(1, 5))
+
+
+def test_dynamic_dependencies_already_complete_are_not_rerun():
+    daskflow.run([TaskIdx(i=1), TaskIdx(i=2)], execution_summary=False)
+    RAN.clear()
+    daskflow.run(Dyn(), execution_summary=False)
+    assert sorted(RAN) == ["Dyn()", "TaskIdx(i=3)", "TaskIdx(i=4)"]
+
+
+class DynBroken(TaskPickle):
+    def run(self):
+        _ran(self)
+        target = yield FailBad()
+        self.save(target.load())
+
+
+def test_dynamic_dependency_failure_fails_the_parent_with_its_error():
+    with pytest.raises(RuntimeError) as info:
+        daskflow.run(DynBroken(), execution_summary=False)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert str(info.value.__cause__) == "boom"
+    assert not DynBroken().complete()
+
+
+# -- TaskAggregator --------------------------------------------------------------------------------
+
+
+class Agg(TaskAggregator):
+    def run(self):
+        for i in range(3):
+            yield TaskIdx(i=i)
+
+
+class Base(TaskPickle):
+    n = daskflow.IntParameter(default=1)
+
+    def run(self):
+        _ran(self)
+        self.save(self.n)
+
+
+class Other(TaskPickle):
+    n = daskflow.IntParameter(default=1)
+
+    def run(self):
+        _ran(self)
+        self.save(-self.n)
+
+
+@daskflow.requires(Base)
+class AggClone(TaskAggregator):
+    def run(self):
+        yield self.clone(Base)
+        yield self.clone(Other)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_aggregator_runs_what_it_yields(scheduler):
+    flow = daskflow.Workflow(Agg)
+    assert flow.complete() is False
+    flow.run(scheduler=scheduler, execution_summary=False)
+    assert sorted(RAN) == ["TaskIdx(i=0)", "TaskIdx(i=1)", "TaskIdx(i=2)"]
+    assert flow.complete() is True
+    assert Agg().complete()
+    assert flow.outputLoad() == [0, 10, 20]
+    assert len(Agg().output()) == 3
+    RAN.clear()
+    flow.run(scheduler=scheduler, execution_summary=False)
+    assert RAN == []
+
+
+def test_aggregator_complete_needs_every_yielded_task():
+    daskflow.run([TaskIdx(i=0), TaskIdx(i=1)], execution_summary=False)
+    assert not Agg().complete()
+    with pytest.raises(RuntimeError):
+        Agg().outputLoad()
+
+
+def test_aggregator_reset_resets_the_yielded_tasks(monkeypatch):
+    daskflow.Workflow(Agg).run(execution_summary=False)
+    monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("prompted"))
+    daskflow.Workflow(Agg).reset()
+    assert not Agg().complete()
+    assert not any(TaskIdx(i=i).complete() for i in range(3))
+
+
+def test_aggregator_with_requires_and_clone():
+    flow = daskflow.Workflow(AggClone, {"n": 5})
+    flow.run(execution_summary=False)
+    assert flow.outputLoad() == [5, -5]
+    assert sorted(RAN) == ["Base(n=5)", "Other(n=5)"]
+
+
+# -- schedulers ------------------------------------------------------------------------------------
+
+
+class Top(TaskCache):
+    def requires(self):
+        return {"l": Left(), "r": Right()}
+
+    def run(self):
+        _ran(self)
+        inputs = self.inputLoad()
+        self.save(inputs["l"] + inputs["r"])
+
+
+class Left(TaskPickle):
+    def requires(self):
+        return Root()
+
+    def run(self):
+        _ran(self)
+        self.save([*self.inputLoad(), "left"])
+
+
+class Right(TaskCache):
+    def requires(self):
+        return Root()
+
+    def run(self):
+        _ran(self)
+        self.save([*self.inputLoad(), "right"])
+
+
+class Root(TaskCache):
+    def run(self):
+        _ran(self)
+        self.save(["root"])
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_schedulers_give_the_same_results(scheduler):
+    result = daskflow.Workflow(Top).run(scheduler=scheduler, execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert Top().outputLoad() == ["root", "left", "root", "right"]
+    assert sorted(RAN) == ["Left()", "Right()", "Root()", "Top()"]
+    assert RAN[0] == "Root()" and RAN[-1] == "Top()"
+    assert sorted(repr(t) for t in result.ran) == sorted(RAN)
+
+
+def test_sync_scheduler_runs_every_task_in_the_calling_thread():
+    daskflow.Workflow(Top).run(scheduler="sync", execution_summary=False)
+    assert set(THREADS.values()) == {threading.get_ident()}
+
+
+def test_threads_scheduler_runs_tasks_in_worker_threads():
+    daskflow.Workflow(Top).run(scheduler="threads", workers=2, execution_summary=False)
+    assert threading.get_ident() not in set(THREADS.values())
+
+
+def test_settings_scheduler_is_the_default():
+    daskflow.settings.scheduler = "sync"
+    daskflow.Workflow(Top).run(execution_summary=False)
+    assert set(THREADS.values()) == {threading.get_ident()}
+
+
+def test_a_dask_get_function_is_a_scheduler():
+    daskflow.Workflow(Top).run(scheduler=dask.get, execution_summary=False)
+    assert Top().outputLoad() == ["root", "left", "root", "right"]
+
+
+def test_scheduler_from_dask_config_does_not_break_sync():
+    with dask.config.set(scheduler="threads"):
+        daskflow.Workflow(Top).run(scheduler="sync", execution_summary=False)
+    assert set(THREADS.values()) == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_in_memory_outputs_reach_downstream_and_the_caller(scheduler):
+    daskflow.Workflow(Top).run(scheduler=scheduler, execution_summary=False)
+    assert Right().complete() and Root().complete()
+    assert Right().outputLoad() == ["root", "right"]
+    assert os.path.isfile(Left().output().path)
