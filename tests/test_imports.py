@@ -26,8 +26,18 @@ def test_import_does_not_load_heavy_or_foreign_modules():
 
 
 LAYERS = [
-    "errors", "settings", "date_interval", "parameters", "formats", "targets", "tasks",
-    "graph", "compile", "execute", "workflow", "__init__",
+    "errors",
+    "settings",
+    "date_interval",
+    "parameters",
+    "formats",
+    "targets",
+    "tasks",
+    "graph",
+    "compile",
+    "execute",
+    "workflow",
+    "__init__",
 ]
 FIRST_WITH_DASK = "compile"
 
@@ -77,7 +87,14 @@ def test_public_names():
     for name in daskflow.__all__:
         assert hasattr(daskflow, name), name
     for name in (
-        "TaskData", "TaskCache", "TaskCachePandas", "TaskPqPandas", "TaskCSVPandas",
-        "TaskCSVGZPandas", "TaskJson", "TaskPickle", "TaskAggregator",
+        "TaskData",
+        "TaskCache",
+        "TaskCachePandas",
+        "TaskPqPandas",
+        "TaskCSVPandas",
+        "TaskCSVGZPandas",
+        "TaskJson",
+        "TaskPickle",
+        "TaskAggregator",
     ):
         assert hasattr(daskflow.tasks, name), name
