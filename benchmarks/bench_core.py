@@ -151,8 +151,9 @@ def define_tasks(d6tflow: types.ModuleType) -> types.SimpleNamespace:
         def run(self):
             self.save(sum(self.inputLoad()))
 
-    return types.SimpleNamespace(**{c.__name__: c for c in (
-        Warmup, Chain, FanLeaf, FanJoin, Layer, LayerRoot)})
+    return types.SimpleNamespace(
+        **{c.__name__: c for c in (Warmup, Chain, FanLeaf, FanJoin, Layer, LayerRoot)}
+    )
 
 
 @dataclass
@@ -178,10 +179,15 @@ def workloads(t: types.SimpleNamespace, sizes: dict[str, Any], only: list[str]) 
             value = 1
             for _ in range(layers - 1):
                 value = width * value + 1
-            out.append(Workload(
-                name, f"layered-{layers}x{width}", t.LayerRoot,
-                {"layers": layers, "width": width}, width * value,
-            ))
+            out.append(
+                Workload(
+                    name,
+                    f"layered-{layers}x{width}",
+                    t.LayerRoot,
+                    {"layers": layers, "width": width},
+                    width * value,
+                )
+            )
     return out
 
 
@@ -282,7 +288,7 @@ def timed(fn: Callable[[], Any], timeout: float) -> tuple[float | None, str, str
             seconds = time.perf_counter() - start
         except MeasurementTimeout:
             note, expired = "timeout", True
-        except Exception as e:  # noqa: BLE001 - reported in the table
+        except Exception as e:
             note = _describe(e)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -366,7 +372,7 @@ def _finish(flow: Any, failed: Figure) -> bool:
         with contextlib.redirect_stderr(io.StringIO()):
             flow.run(execution_summary=False)
         ok = bool(flow.complete())
-    except Exception:  # noqa: BLE001
+    except Exception:
         ok = False
     finally:
         sys.setrecursionlimit(limit)
@@ -375,8 +381,10 @@ def _finish(flow: Any, failed: Figure) -> bool:
             f"; the graph was then completed untimed with recursion limit "
             f"{FINISH_RECURSION_LIMIT} and the rows below measured at {limit}"
         )
-        progress(f"  {failed.workload}: completed the graph untimed (recursion limit "
-                 f"{FINISH_RECURSION_LIMIT}) for the remaining measurements")
+        progress(
+            f"  {failed.workload}: completed the graph untimed (recursion limit "
+            f"{FINISH_RECURSION_LIMIT}) for the remaining measurements"
+        )
     return ok
 
 
@@ -389,14 +397,19 @@ def _check(flow: Any, wl: Workload) -> str:
     """'' when the final output holds the expected value (read straight from its target)."""
     try:
         value = flow.output().load()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return f"could not read the final output: {e!r}"
     return "" if value == wl.expected else f"WRONG final value {value!r}, expected {wl.expected}"
 
 
-def warm_up(d6tflow: types.ModuleType, t: types.SimpleNamespace, run_kwargs: dict[str, Any]) -> None:
+def warm_up(
+    d6tflow: types.ModuleType,
+    t: types.SimpleNamespace,
+    run_kwargs: dict[str, Any],
+    base_dir: str | None = None,
+) -> None:
     """One 1-task run, so lazy imports and first-call costs stay out of the figures."""
-    tmp = tempfile.mkdtemp(prefix="bench-warmup-")
+    tmp = tempfile.mkdtemp(prefix="bench-warmup-", dir=base_dir)
     try:
         d6tflow.set_dir(tmp)
         flow = d6tflow.Workflow(t.Warmup)
@@ -428,9 +441,7 @@ def table(figures: list[Figure], timeout: float) -> str:
     last = None
     for workload, measurement in rows:
         tasks, edges = meta[workload]
-        lead = (
-            f"{workload:<16}{tasks:>6}{edges:>7}  " if workload != last else " " * 31
-        )
+        lead = f"{workload:<16}{tasks:>6}{edges:>7}  " if workload != last else " " * 31
         last = workload
         line = f"{lead}{measurement:<13}"
         for c in columns:
@@ -460,7 +471,7 @@ def run_engine(args: argparse.Namespace) -> list[Figure]:
     progress(f"running {args.engine} ({'quick' if args.quick else 'full'} sizes)")
     figures: list[Figure] = []
     for column, kwargs in columns:
-        warm_up(d6tflow, t, kwargs)
+        warm_up(d6tflow, t, kwargs, args.dir)
         for wl in workloads(t, sizes, args.only):
             figures += bench_workload(d6tflow, wl, column, kwargs, args.timeout, args.dir)
     return figures
@@ -476,14 +487,26 @@ def compare(args: argparse.Namespace) -> None:
     print(table(ours, args.timeout))
     python = args.d6tflow_python or os.environ.get("D6TFLOW_PYTHON") or DEFAULT_D6TFLOW_PYTHON
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        print(f"\nd6tflow interpreter {python} not found: showing daskflow only "
-              "(set --d6tflow-python or D6TFLOW_PYTHON)")
+        print(
+            f"\nd6tflow interpreter {python} not found: showing daskflow only "
+            "(set --d6tflow-python or D6TFLOW_PYTHON)"
+        )
         return
     print(f"\nd6tflow, run by {python}:", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "d6tflow.json")
-        cmd = [python, os.path.abspath(__file__), "--engine", "d6tflow",
-               "--only", ",".join(args.only), "--timeout", str(args.timeout), "--json", out]
+        cmd = [
+            python,
+            os.path.abspath(__file__),
+            "--engine",
+            "d6tflow",
+            "--only",
+            ",".join(args.only),
+            "--timeout",
+            str(args.timeout),
+            "--json",
+            out,
+        ]
         if args.quick:
             cmd.append("--quick")
         if args.dir:
@@ -523,7 +546,8 @@ def _ratio(d6: Figure | None, ours: Figure, timeout: float) -> str:
         return "-"
     base = max(ours.seconds, 1e-6)
     if d6.seconds is not None:
-        return f"{d6.seconds / base:.0f}x" if d6.seconds / base >= 10 else f"{d6.seconds / base:.1f}x"
+        ratio = d6.seconds / base
+        return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
     if d6.note == "timeout":
         return f"> {timeout / base:.0f}x"
     return "n/a"
@@ -535,24 +559,45 @@ def _ratio(d6: Figure | None, ours: Figure, timeout: float) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--engine", choices=("daskflow", "d6tflow"), default="daskflow")
-    p.add_argument("--only", default=",".join(WORKLOADS),
-                   help="comma-separated workloads: chain,fan,layered")
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes (chain 50, fan 100, layered 4x4) for a smoke run")
+    p.add_argument(
+        "--only", default=",".join(WORKLOADS), help="comma-separated workloads: chain,fan,layered"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (chain 50, fan 100, layered 4x4) for a smoke run",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per measurement")
-    p.add_argument("--scheduler", choices=("both", "default", "sync"), default="both",
-                   help="daskflow scheduler column(s)")
-    p.add_argument("--compare", action="store_true",
-                   help="run daskflow here, then d6tflow with --d6tflow-python, side by side")
-    p.add_argument("--d6tflow-python", default=None,
-                   help=f"interpreter with d6tflow installed (env D6TFLOW_PYTHON; "
-                        f"default {DEFAULT_D6TFLOW_PYTHON})")
-    p.add_argument("--recursion-limit", type=int, default=None,
-                   help="sys.setrecursionlimit for the run (default: the interpreter's, 1000); "
-                        "d6tflow's 500-chain fails at 1000 and finishes at 5000")
-    p.add_argument("--dir", default=None,
-                   help="where the temporary data dirs go (default: the system temp dir); "
-                        "e.g. /dev/shm to leave the disk out")
+    p.add_argument(
+        "--scheduler",
+        choices=("both", "default", "sync"),
+        default="both",
+        help="daskflow scheduler column(s)",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="run daskflow here, then d6tflow with --d6tflow-python, side by side",
+    )
+    p.add_argument(
+        "--d6tflow-python",
+        default=None,
+        help=f"interpreter with d6tflow installed (env D6TFLOW_PYTHON; "
+        f"default {DEFAULT_D6TFLOW_PYTHON})",
+    )
+    p.add_argument(
+        "--recursion-limit",
+        type=int,
+        default=None,
+        help="sys.setrecursionlimit for the run (default: the interpreter's, 1000); "
+        "d6tflow's 500-chain fails at 1000 and finishes at 5000",
+    )
+    p.add_argument(
+        "--dir",
+        default=None,
+        help="where the temporary data dirs go (default: the system temp dir); "
+        "e.g. /dev/shm to leave the disk out",
+    )
     p.add_argument("--json", default=None, help="also write the figures to this file")
     args = p.parse_args(argv)
     args.only = [w.strip() for w in args.only.split(",") if w.strip()]
@@ -574,8 +619,9 @@ def main(argv: list[str] | None = None) -> None:
     print(table(figures, args.timeout))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"header": header(args.engine),
-                       "figures": [asdict(fig) for fig in figures]}, f)
+            json.dump(
+                {"header": header(args.engine), "figures": [asdict(fig) for fig in figures]}, f
+            )
 
 
 if __name__ == "__main__":

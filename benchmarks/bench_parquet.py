@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=5_000_000)
     p.add_argument("--repeat", type=int, default=3, help="best of this many")
-    p.add_argument("--with-gzip", action="store_true",
-                   help="also time d6tflow's default, to_parquet(compression='gzip')")
+    p.add_argument(
+        "--with-gzip",
+        action="store_true",
+        help="also time d6tflow's default, to_parquet(compression='gzip')",
+    )
     p.add_argument("--dir", default=None, help="where the temporary files go")
     p.add_argument("--scheduler", default=None, help="daskflow scheduler (default: daskflow's)")
     args = p.parse_args(argv)
@@ -95,9 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{os.cpu_count()} cores"
     )
     FRAME = make_frame(args.rows)
-    print(f"frame: {args.rows:,} rows, {FRAME.shape[1]} columns "
-          f"({', '.join(f'{c}:{t}' for c, t in FRAME.dtypes.astype(str).items())}), "
-          f"{FRAME.memory_usage(deep=True).sum() / 1e6:.0f} MB in memory; best of {args.repeat}")
+    print(
+        f"frame: {args.rows:,} rows, {FRAME.shape[1]} columns "
+        f"({', '.join(f'{c}:{t}' for c, t in FRAME.dtypes.astype(str).items())}), "
+        f"{FRAME.memory_usage(deep=True).sum() / 1e6:.0f} MB in memory; best of {args.repeat}"
+    )
 
     base = tempfile.mkdtemp(prefix="bench-parquet-", dir=args.dir)
     try:
@@ -118,8 +123,11 @@ def run(args: argparse.Namespace, base: str) -> list[tuple[str, float, float | N
     df = FRAME
     assert df is not None
     plain_path = os.path.join(base, "plain.parquet")
-    plain_save = best_of(args.repeat, lambda: df.to_parquet(plain_path),
-                         lambda: os.path.exists(plain_path) and os.remove(plain_path))
+    plain_save = best_of(
+        args.repeat,
+        lambda: df.to_parquet(plain_path),
+        lambda: os.path.exists(plain_path) and os.remove(plain_path),
+    )
     plain_mb = size_mb(plain_path)
     plain_load = best_of(args.repeat, lambda: pd.read_parquet(plain_path))
 
@@ -130,9 +138,7 @@ def run(args: argparse.Namespace, base: str) -> list[tuple[str, float, float | N
     def reset() -> None:
         flow.reset()
 
-    flow_save = best_of(
-        args.repeat, lambda: flow.run(execution_summary=False, **run_kwargs), reset
-    )
+    flow_save = best_of(args.repeat, lambda: flow.run(execution_summary=False, **run_kwargs), reset)
     flow_path = str(flow.outputPath())
     flow_mb = size_mb(flow_path)
     loaded = flow.outputLoad()

@@ -25,19 +25,23 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import pickle
 import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloudpickle
 import dask.local
 
+from . import settings
+from .errors import TaskError
 from .graph import TaskGraph, build, to_run
-from .targets import staging
+from .targets import base_dir, staging
 from .tasks import Task, flatten, memory_values, run_inputs
 
-__all__ = ["NodeResult", "compile_graph", "run_node"]
+__all__ = ["Environment", "NodeResult", "compile_graph", "run_node"]
 
 logger = logging.getLogger("daskflow")
 
@@ -46,20 +50,50 @@ DONE, FAILED, UPSTREAM_FAILED = "done", "failed", "upstream_failed"
 
 @dataclass
 class NodeResult:
-    """What running one task produced (small, picklable; the Dask result of its node)."""
+    """What running one task produced (small, picklable; the Dask result of its node).
+
+    ``values`` holds the task's in-memory outputs by URL; after a run in another process it
+    is their cloudpickled bytes, read with :meth:`memory`.
+    """
 
     key: str
     state: str
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] | bytes = field(default_factory=dict)
     error: BaseException | None = None
     error_text: str = ""
     seconds: float = 0.0
     attempts: int = 0
     pid: int = 0
 
+    def memory(self) -> dict[str, Any]:
+        """``{url: value}`` of the task's in-memory outputs."""
+        if isinstance(self.values, bytes):
+            return cloudpickle.loads(self.values)  # type: ignore[no-any-return]
+        return self.values
 
-def compile_graph(graph: TaskGraph, keys: Iterable[str]) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Environment:
+    """What a task needs from the calling process when it runs in another one: the shared
+    settings and the directory relative local paths are relative to."""
+
+    settings: dict[str, Any]
+    cwd: str
+
+    @classmethod
+    def here(cls) -> Environment:
+        return cls(settings.snapshot(), os.getcwd())
+
+
+def compile_graph(
+    graph: TaskGraph, keys: Iterable[str], env: Environment | None = None
+) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
+
+    Each node is ``(run_node, task, [upstream keys], {url: value}, env)``: the values of
+    in-memory outputs of complete upstream tasks travel with it. With ``env`` (for workers
+    in other processes) the node applies the caller's settings and working directory, and
+    returns values and errors in a form that survives pickling.
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -72,38 +106,41 @@ def compile_graph(graph: TaskGraph, keys: Iterable[str]) -> dict[str, Any]:
     """
     keys = list(keys)
     selected = set(keys)
-    return {
-        k: (run_node, graph.tasks[k], [d for d in graph.deps[k] if d in selected]) for k in keys
-    }
+    dsk: dict[str, Any] = {}
+    for k in keys:
+        ups = graph.deps[k]
+        given = {}
+        for d in ups:
+            if d not in selected:
+                given.update(memory_values(graph.tasks[d]))
+        dsk[k] = (run_node, graph.tasks[k], [d for d in ups if d in selected], given, env)
+    return dsk
 
 
-def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
-    """Run one task in the current worker and report how it went."""
+def run_node(
+    task: Task,
+    upstream: list[NodeResult],
+    given: dict[str, Any] | None = None,
+    env: Environment | None = None,
+) -> NodeResult:
+    """Run one task in the current worker and report how it went; never raises."""
     key = task.task_id
     failed = [u.key for u in upstream if u.state != DONE]
     if failed:
         return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(given or {})
     for u in upstream:
-        values.update(u.values)
+        values.update(u.memory())
+    if env is not None:
+        settings.apply(env.settings)
     start = time.perf_counter()
     attempts = 0
-    token = run_inputs.set(values)
+    tokens = run_inputs.set(values), base_dir.set(env.cwd if env else None)
     try:
         while True:
             attempts += 1
             try:
-                with staging() as saved:
-                    _execute(task)
-                    missing = [t for t in task.output_targets() if t.url not in saved]
-                    missing = [t for t in missing if not t.exists()]
-                    if missing:
-                        raise RuntimeError(
-                            f"{task!r}.run() finished without saving "
-                            f"{', '.join(str(t.url) for t in missing)}; "
-                            "call self.save(...) in run()"
-                        )
-                    saved.commit()
+                _attempt(task)
                 break
             except Exception as e:
                 if attempts <= task.retries:
@@ -112,22 +149,63 @@ def run_node(task: Task, upstream: list[NodeResult]) -> NodeResult:
                 return NodeResult(
                     key,
                     FAILED,
-                    error=e,
+                    error=_portable_error(e) if env else e,
                     error_text="".join(traceback.format_exception(e)),
                     seconds=time.perf_counter() - start,
                     attempts=attempts,
                     pid=os.getpid(),
                 )
+        made = memory_values(task)
+        try:
+            out: dict[str, Any] | bytes = cloudpickle.dumps(made) if env and made else made
+        except Exception as e:
+            return NodeResult(
+                key,
+                FAILED,
+                error=TaskError(
+                    f"{task!r} saved an in-memory output that cannot be sent to another "
+                    f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
+                    "file format (TaskPickle, TaskPqPandas, ...)"
+                ),
+                error_text="".join(traceback.format_exception(e)),
+                seconds=time.perf_counter() - start,
+                attempts=attempts,
+                pid=os.getpid(),
+            )
     finally:
-        run_inputs.reset(token)
+        run_inputs.reset(tokens[0])
+        base_dir.reset(tokens[1])
     return NodeResult(
         key,
         DONE,
-        values=memory_values(task),
+        values=out,
         seconds=time.perf_counter() - start,
         attempts=attempts,
         pid=os.getpid(),
     )
+
+
+def _attempt(task: Task) -> None:
+    """Run the task once; commit its saves only if it finishes with all outputs saved."""
+    with staging() as saved:
+        _execute(task)
+        missing = [t for t in task.output_targets() if t.url not in saved]
+        missing = [t for t in missing if not t.exists()]
+        if missing:
+            raise TaskError(
+                f"{task!r}.run() finished without saving "
+                f"{', '.join(str(t.url) for t in missing)}; call self.save(...) in run()"
+            )
+        saved.commit()
+
+
+def _portable_error(e: BaseException) -> BaseException:
+    """``e`` if it survives pickling, else a :class:`TaskError` with its type and text."""
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        return TaskError(f"{type(e).__module__}.{type(e).__qualname__}: {e}")
+    return e
 
 
 def _execute(task: Task) -> None:

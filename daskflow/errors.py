@@ -11,6 +11,9 @@ those keeps working::
     ├── ParameterError (ValueError)            a parameter value is missing or does not parse
     │   └── MissingParameterError              a required parameter was not given
     ├── WorkflowError (ValueError)             Workflow/WorkflowMulti given the wrong thing
+    ├── TaskError (RuntimeError)               a task failed in a way its own exception cannot
+    │                                          tell (it could not be sent back, no output saved)
+    ├── ClusterError (ConnectionError)         a Dask scheduler could not be reached
     ├── OutputError                            reading or writing a task's output
     │   ├── OutputNotFoundError (FileNotFoundError)  loading an output that does not exist
     │   ├── TaskIncompleteError (RuntimeError) loading the outputs of a task that is not complete
@@ -27,6 +30,7 @@ task's own exception as ``__cause__``, exactly the type d6tflow raised; see
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "DaskflowError",
     "DependencyCycleError",
     "FormatError",
@@ -38,6 +42,7 @@ __all__ = [
     "SaveError",
     "StorageError",
     "TaskDefinitionError",
+    "TaskError",
     "TaskIncompleteError",
     "WorkflowError",
 ]
@@ -69,6 +74,15 @@ class MissingParameterError(ParameterError):
 
 class WorkflowError(DaskflowError, ValueError):
     """``Workflow``/``WorkflowMulti`` or a run option was given something it cannot use."""
+
+
+class TaskError(DaskflowError, RuntimeError):
+    """A task failed and its own exception cannot say so: it could not be pickled back from
+    a worker, or ``run()`` finished without saving its outputs."""
+
+
+class ClusterError(DaskflowError, ConnectionError):
+    """The Dask scheduler at an address could not be reached in time."""
 
 
 class OutputError(DaskflowError):

@@ -10,85 +10,64 @@ A run follows these steps:
    ``RuntimeError('Exception found running flow, check trace')`` from the task's own
    exception, so the traceback shows the failing line.
 
-Schedulers are chosen as ``dask.compute`` chooses them: ``"sync"`` (every task in the calling
-thread: breakpoints and pdb work), ``"threads"``, or any Dask get-function.
+The scheduler is chosen in :mod:`daskflow.schedulers`; while the run is under way
+:mod:`daskflow.progress` reports tasks done of the total.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult, compile_graph
+from .compile import DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult, compile_graph
 from .errors import WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
+from .progress import Progress
+from .schedulers import open_scheduler, resolve, width
 from .targets import _data_lock, data
 from .tasks import Task, _confirm
 
-__all__ = ["RunResult", "execute", "get_scheduler", "run"]
+__all__ = ["RunResult", "execute", "run"]
 
 logger = logging.getLogger("daskflow")
 
 SUMMARY_HEADER = "===== daskflow Execution Summary ====="
 FAILED_MESSAGE = "Exception found running flow, check trace"
-SCHEDULERS = ("sync", "threads")
-
-GetFunction = Callable[..., Any]
-
-
-def get_scheduler(
-    scheduler: Any = None, workers: int | None = None
-) -> tuple[GetFunction, dict[str, Any]]:
-    """The Dask get-function for ``scheduler`` and the keyword arguments to call it with.
-
-    Parameters
-    ----------
-    scheduler : str or callable, optional
-        ``"sync"`` (aliases ``"synchronous"``, ``"single-threaded"``), ``"threads"``
-        (``"threading"``), or a Dask get-function. Default: ``settings.scheduler``, else
-        ``"threads"``.
-    workers : int, optional
-        Number of worker threads.
-    """
-    import dask.local
-    import dask.threaded
-
-    scheduler = scheduler if scheduler is not None else settings.scheduler
-    if scheduler is None:
-        scheduler = "threads"
-    if callable(scheduler):
-        return scheduler, {}
-    if not isinstance(scheduler, str):
-        raise WorkflowError(
-            f"scheduler must be one of {SCHEDULERS} or a Dask get-function, got {scheduler!r}"
-        )
-    name = scheduler.lower()
-    if name in ("sync", "synchronous", "single-threaded"):
-        return dask.local.get_sync, {}
-    if name in ("threads", "threading"):
-        return dask.threaded.get, ({"num_workers": workers} if workers else {})
-    raise WorkflowError(
-        f"unknown scheduler {scheduler!r}; expected one of {SCHEDULERS} or a Dask get-function"
-    )
 
 
 def execute(
-    graph: TaskGraph, keys: list[str], scheduler: Any = None, workers: int | None = None
+    graph: TaskGraph,
+    keys: list[str],
+    scheduler: Any = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, NodeResult]:
-    """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each."""
-    get, kwargs = get_scheduler(scheduler, workers)
+    """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each.
+
+    The values of in-memory outputs the tasks made become loadable in this process.
+    """
+    sched = resolve(scheduler, workers, width(graph, keys))
     if not keys:
         return {}
-    results = get(compile_graph(graph, keys), keys, **kwargs)
-    by_key = {r.key: r for r in results}
-    with _data_lock:  # in-memory outputs made elsewhere become loadable here
-        for r in by_key.values():
-            data.update(r.values)
-    return by_key
+    progress = progress or Progress({}, enabled=False)
+    open_scheduler(sched)
+    try:
+        progress.start(sched.describe())
+        dsk = compile_graph(graph, keys, Environment.here() if sched.portable else None)
+        results = sched.run(dsk, keys, graph, progress)
+    finally:
+        progress.close()
+        sched.close()
+    if sched.portable:
+        with _data_lock:  # in-memory outputs made elsewhere become loadable here
+            for r in results.values():
+                if r.state == DONE:
+                    data.update(r.memory())
+    return results
 
 
 # -- results and the summary -----------------------------------------------------------------
@@ -272,13 +251,15 @@ def run(
     confirm : bool
         Ask before redoing complete tasks; anything but ``y`` returns None without running.
     workers : int, optional
-        Number of workers for the scheduler.
+        Number of local worker processes (d6tflow's argument); ``1`` runs every task in this
+        thread.
     abort : bool
         Raise ``RuntimeError`` when a task fails (else return the result).
     execution_summary : bool, optional
         Print the summary (default ``settings.execution_summary``).
-    scheduler : str or callable, optional
-        See :func:`get_scheduler`.
+    scheduler : str, distributed.Client or callable, optional
+        ``"sync"``, ``"threads"``, ``"processes"``, a ``distributed.Client``, a scheduler
+        address, or a Dask get-function; see :mod:`daskflow.schedulers`.
     graph : TaskGraph, optional
         The already-built graph of ``tasks`` (saves building it again).
 
@@ -303,16 +284,26 @@ def run(
         ):
             print("Run cancelled")
             return None
-    results = execute(graph, keys, scheduler, workers)
-    result = _result(graph, keys, results)
     summary = settings.execution_summary if execution_summary is None else execution_summary
+    quiet = logging.getLevelName(settings.log_level.upper()) in (logging.ERROR, logging.CRITICAL)
+    progress = Progress(
+        {k: graph.tasks[k].task_family for k in keys}, enabled=bool(summary) and not quiet
+    )
+    results = execute(graph, keys, scheduler, workers, progress)
+    result = _result(graph, keys, results)
     if summary:
         print(result.summary_text)
+    errors = iter(result.errors.items())
+    cause = next(errors, None) if abort else None
     for key, text in result.error_texts.items():
-        logger.error("%r failed:\n%s", graph.tasks[key], text)
-    if abort and result.errors:
-        first = next(iter(result.errors.values()))
-        raise RuntimeError(FAILED_MESSAGE) from first
+        if cause is None or key != cause[0]:
+            logger.error("%r failed:\n%s", graph.tasks[key], text)
+    if cause is not None:
+        key, error = cause
+        if error.__traceback__ is None and result.error_texts.get(key):
+            # raised in another process: show where, as the worker saw it
+            error.add_note(f"{graph.tasks[key]!r} failed on a worker:\n{result.error_texts[key]}")
+        raise RuntimeError(FAILED_MESSAGE) from error
     return result
 
 

@@ -27,8 +27,14 @@ save_with_param : bool
     ``{key}.{ext}``.
 cached : bool
     Keep every loaded output in memory (``daskflow.data``) and serve later loads from there.
-scheduler : str or None
-    Default scheduler for runs: ``"sync"`` or ``"threads"``; ``None`` lets daskflow choose.
+scheduler : str, distributed.Client or None
+    Default scheduler for runs (see :func:`daskflow.run`); ``None`` lets daskflow choose.
+mp_context : str or None
+    How local worker processes start: ``"fork"``, ``"forkserver"`` or ``"spawn"``; ``None``
+    forks on Linux (fast, and classes defined in a notebook need no import) and spawns
+    elsewhere.
+connect_timeout : float
+    Seconds to wait for a Dask scheduler given by address before giving up.
 """
 
 from __future__ import annotations
@@ -38,15 +44,19 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "apply",
     "cached",
     "check_dependencies",
+    "connect_timeout",
     "dir",
     "dirpath",
     "execution_summary",
     "log_level",
+    "mp_context",
     "save_with_param",
     "scheduler",
     "set_dir",
+    "snapshot",
     "storage_options",
 ]
 
@@ -59,6 +69,32 @@ log_level: str = "WARNING"
 save_with_param: bool = True
 cached: bool = False
 scheduler: Any = None
+mp_context: str | None = None
+connect_timeout: float = 10.0
+
+# the settings a task needs wherever it runs; shipped with it to other processes
+SHARED = (
+    "dir",
+    "dirpath",
+    "storage_options",
+    "check_dependencies",
+    "save_with_param",
+    "cached",
+    "log_level",
+)
+
+
+def snapshot() -> dict[str, Any]:
+    """The current values of the settings tasks use, to apply in another process."""
+    return {name: globals()[name] for name in SHARED}
+
+
+def apply(values: dict[str, Any]) -> None:
+    """Set the settings from a :func:`snapshot` (in a worker process)."""
+    unknown = set(values) - set(SHARED)
+    if unknown:
+        raise KeyError(f"not shared settings: {sorted(unknown)}")
+    globals().update(values)
 
 
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:

@@ -48,6 +48,21 @@ def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith(("file://", "local://"))
 
 
+base_dir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "daskflow_base_dir", default=None
+)
+"""The folder relative local paths are relative to, when it is not the working directory
+(set while a task runs in a worker process whose working directory differs)."""
+
+
+def resolve(url: str) -> str:
+    """``url``, with a relative local path joined to :data:`base_dir` when one is set."""
+    if "://" in url or os.path.isabs(url):
+        return url
+    base = base_dir.get()
+    return os.path.join(base, url) if base else url
+
+
 _INSTALL_HINTS = {
     "s3": "pip install 'daskflow[s3]' (or s3fs)",
     "s3a": "pip install 'daskflow[s3]' (or s3fs)",
@@ -62,7 +77,7 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
     try:
-        fs, path = url_to_fs(url, **storage_options)
+        fs, path = url_to_fs(resolve(url), **storage_options)
         return fs, str(path)
     except (ImportError, ValueError) as e:
         protocol = url.split("://", 1)[0]
@@ -138,8 +153,8 @@ class Target:
 
     def exists(self) -> bool:
         """Whether the output is there (a committed file)."""
-        if _is_local(self.url) and "://" not in self.url:
-            return os.path.isfile(self.url)
+        if "://" not in self.url:
+            return os.path.isfile(resolve(self.url))
         fs, path = self._open()
         try:
             fs.invalidate_cache(path)
@@ -219,8 +234,7 @@ class Target:
         with _data_lock:
             data.pop(self.url, None)
         if "://" not in self.url:
-            if os.path.isfile(self.url):
-                os.remove(self.url)
+            _discard(resolve(self.url))
             return
         fs, path = self._open()
         with contextlib.suppress(FileNotFoundError):
@@ -353,7 +367,7 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
     """The names of the files in ``folder``, freshly listed (empty if it does not exist)."""
     if "://" not in folder:
         try:
-            with os.scandir(folder) as it:
+            with os.scandir(resolve(folder)) as it:
                 return {e.name for e in it if e.is_file()}
         except (FileNotFoundError, NotADirectoryError):
             return set()

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import RunLog
 
 import daskflow as d6tflow
 
-RAN: list[str] = []
+RAN = RunLog()
 _lock = threading.Lock()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dask
 import pytest
+from helpers import RunLog
 
 import daskflow
 from daskflow.errors import (
@@ -21,7 +22,7 @@ from daskflow.tasks import TaskAggregator, TaskCache, TaskJson, TaskPickle
 
 SCHEDULERS = ["sync", "threads"]
 
-RAN: list[str] = []
+RAN = RunLog()
 THREADS: dict[str, int] = {}
 ATTEMPTS: dict[str, int] = {}
 _lock = threading.Lock()

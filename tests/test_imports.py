@@ -35,6 +35,8 @@ LAYERS = [
     "tasks",
     "graph",
     "compile",
+    "progress",
+    "schedulers",
     "execute",
     "workflow",
     "__init__",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import RunLog
 
 import daskflow as d6tflow
 from daskflow.errors import TaskIncompleteError, WorkflowError
@@ -24,7 +25,7 @@ VECTORS = json.loads(
 )
 MISC = VECTORS["misc"]
 
-RAN: list[str] = []
+RAN = RunLog()
 _lock = threading.Lock()
 
 

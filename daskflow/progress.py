@@ -1,0 +1,103 @@
+"""Progress while a run is under way: tasks finished of the total, per family.
+
+On a terminal one line is rewritten in place; otherwise (logs, CI, notebooks capturing
+output) a line is written at most every ``interval`` seconds, and always at the end::
+
+    [daskflow] running 12 tasks on 2 local processes
+    [daskflow] 5/12 tasks done: TaskA 4/4, TaskB 1/8
+    [daskflow] 12/12 tasks done: TaskA 4/4, TaskB 8/8 (1 failed)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import IO, Any
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """Counts finished tasks and writes the progress line.
+
+    Parameters
+    ----------
+    families : mapping
+        ``{task_id: task_family}`` of the tasks of the run.
+    enabled : bool
+        Write anything at all.
+    stream : file, optional
+        Where to write (default ``sys.stderr``, looked up when writing).
+    interval : float
+        Minimum seconds between lines when the stream is not a terminal.
+    """
+
+    def __init__(
+        self,
+        families: Mapping[str, str],
+        enabled: bool = True,
+        stream: IO[str] | None = None,
+        interval: float = 1.0,
+    ) -> None:
+        self.families = dict(families)
+        self.totals = Counter(self.families.values())
+        self.done: Counter[str] = Counter()
+        self.failed = 0
+        self.enabled = enabled and bool(self.families)
+        self._stream = stream
+        self.interval = interval
+        self._last = 0.0
+        self._dirty = False
+
+    @property
+    def stream(self) -> IO[str]:
+        return self._stream or sys.stderr
+
+    def _tty(self) -> bool:
+        isatty: Any = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def start(self, where: str) -> None:
+        """Say how many tasks run where (and, for a cluster, its dashboard)."""
+        if self.enabled:
+            n = len(self.families)
+            self.stream.write(f"[daskflow] running {n} task{'s' if n != 1 else ''} {where}\n")
+            self.stream.flush()
+
+    def finished(self, key: str, ok: bool = True) -> None:
+        """Count the task ``key`` as finished (``ok=False``: it failed or was skipped)."""
+        family = self.families.get(key)
+        if family is None:
+            return
+        self.done[family] += 1
+        self.failed += not ok
+        self._dirty = True
+        now = time.monotonic()
+        if self.enabled and (self._tty() or now - self._last >= self.interval):
+            self._write()
+            self._last = now
+
+    def line(self) -> str:
+        """The progress text."""
+        total = sum(self.totals.values())
+        parts = ", ".join(f"{f} {self.done[f]}/{self.totals[f]}" for f in sorted(self.totals))
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return f"[daskflow] {sum(self.done.values())}/{total} tasks done: {parts}{failed}"
+
+    def _write(self) -> None:
+        self._dirty = False
+        if self._tty():
+            self.stream.write("\r" + self.line())
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Write the final line."""
+        if self.enabled and self._dirty:
+            self._write()
+        if self.enabled and self._tty():
+            self.stream.write("\n")
+            self.stream.flush()
