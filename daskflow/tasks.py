@@ -149,12 +149,16 @@ class Task:
         Prefix of ``task_family`` (``"{namespace}.{ClassName}"``).
     retries : int
         How often a failing ``run()`` is tried again before the task counts as failed.
+    resources : dict, optional
+        Dask worker resources one run of the task needs, e.g. ``{"GPU": 1}``: on a
+        distributed cluster it runs only on workers that have them.
     """
 
     path: Any = None
     external: ClassVar[bool] = False
     task_namespace: ClassVar[str | None] = None
     retries: ClassVar[int] = 0
+    resources: ClassVar[Mapping[str, float] | None] = None
     storage_options: Mapping[str, Any] | None = None
     task_family: ClassVar[str] = "Task"
     _params: ClassVar[dict[str, Parameter[Any]]] = {}
