@@ -215,24 +215,28 @@ def bench_overhead(n: int) -> None:
         ("threads", best(flow_run, scheduler="threads"), best(delayed_run, scheduler="threads"))
     )
     rows.append(("sync", best(flow_run, scheduler="sync"), best(delayed_run, scheduler="sync")))
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        with Client(cluster) as client:
-            rows.append(
-                (
-                    "distributed LocalCluster(2)",
-                    best(flow_run, scheduler=client),
-                    best(delayed_run, scheduler=client),
-                )
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        rows.append(
+            (
+                "distributed LocalCluster(2)",
+                best(flow_run, scheduler=client),
+                best(delayed_run, scheduler=client),
             )
+        )
     print(f"\n2. overhead: {n} trivial in-memory tasks + a join (best of 3)")
     print(
-        f"   {'scheduler':30s} {'daskflow ms/task':>17s} {'dask.delayed ms/task':>21s} {'ratio':>6s}"
+        f"   {'scheduler':30s} {'daskflow ms/task':>17s} {'dask.delayed ms/task':>21s}"
+        f" {'ratio':>6s}"
     )
     for label, ours, raw in rows:
         print(
-            f"   {label:30s} {1000 * ours / (n + 1):17.3f} {1000 * raw / (n + 1):21.3f} {ours / raw:6.2f}"
+            f"   {label:30s} {1000 * ours / (n + 1):17.3f} {1000 * raw / (n + 1):21.3f}"
+            f" {ours / raw:6.2f}"
         )
 
 
