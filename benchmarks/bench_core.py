@@ -15,23 +15,25 @@ final task, the preview of the complete graph (printed into a buffer) and the no
 
 Usage::
 
-    python benchmarks/bench_core.py                       # daskflow, default and sync scheduler
+    python benchmarks/bench_core.py                       # daskflow: default and sync scheduler
     python benchmarks/bench_core.py --quick --only chain
     /work/d6t-venv/bin/python benchmarks/bench_core.py --engine d6tflow
-    python benchmarks/bench_core.py --compare              # both engines and the ratio
+    python benchmarks/bench_core.py --compare              # both engines and the speedup
 
 ``--compare`` runs daskflow here and d6tflow with another interpreter (``--d6tflow-python``,
 or the ``D6TFLOW_PYTHON`` environment variable, default ``/work/d6t-venv/bin/python``).
 Each measurement stops after ``--timeout`` seconds (reported as ``> N s``); a measurement that
-raises is reported by the exception's name (d6tflow's preview of the 500-chain recurses too
-deep: ``RecursionError``). This is a benchmark, not a test: it prints figures and asserts
-nothing about them.
+raises is reported by the exception's name (d6tflow recurses through the 500-chain in
+``complete()``: at the default recursion limit its first run, ``complete()``, preview and
+rerun fail; ``--recursion-limit 5000`` lets it finish). This is a benchmark, not a test: it
+prints figures and asserts nothing about them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import logging
@@ -50,6 +52,7 @@ from typing import Any
 
 DEFAULT_D6TFLOW_PYTHON = "/work/d6t-venv/bin/python"
 WORKLOADS = ("chain", "fan", "layered")
+SCHEDULERS = ("default", "sync", "threads", "processes")  # daskflow's columns
 MEASUREMENTS = ("first run", "complete()", "preview", "no-op rerun")
 FULL = {"chain": 500, "fan": 1000, "layered": (8, 4)}
 QUICK = {"chain": 50, "fan": 100, "layered": (4, 4)}
@@ -226,6 +229,7 @@ class Figure:
     seconds: float | None = None
     note: str = ""  # "timeout", "skipped" or the exception's name
     detail: str = ""  # for an error: how long it ran and what the engine logged
+    picked: str = ""  # for daskflow's default scheduler: what it chose for the first run
 
     def cell(self, timeout: float) -> tuple[str, str]:
         if self.seconds is not None:
@@ -329,6 +333,7 @@ def bench_workload(
     d6tflow.set_dir(tmp)
     flow = d6tflow.Workflow(wl.task_class, params=dict(wl.params))
     tasks, edges = count_graph(flow.get_task())
+    picked = default_choice(flow.get_task()) if column == "default" else ""
     actions: list[tuple[str, Callable[[], Any]]] = [
         ("first run", lambda: flow.run(execution_summary=False, **run_kwargs)),
         ("complete()", flow.complete),
@@ -338,12 +343,15 @@ def bench_workload(
     figures = []
     try:
         for measurement, fn in actions:
+            gc.collect()  # no garbage of the previous step collected inside this one
             seconds, note, detail = timed(fn, timeout)
             shown = f"{seconds:.3f} s" if seconds is not None else detail or note
             progress(f"  {wl.label:<14} {column:<8} {measurement:<12} {shown}")
             figures.append(
                 Figure(wl.label, tasks, edges, measurement, column, seconds, note, detail)
             )
+            if measurement == "first run":
+                figures[-1].picked = picked
             if measurement == "first run":
                 if seconds is None and not (note != "timeout" and _finish(flow, figures[-1])):
                     # nothing below means anything without a complete graph
@@ -386,6 +394,20 @@ def _finish(flow: Any, failed: Figure) -> bool:
             f"{FINISH_RECURSION_LIMIT}) for the remaining measurements"
         )
     return ok
+
+
+def default_choice(task: Any) -> str:
+    """What daskflow's default scheduler picks for the pending graph of ``task`` (untimed;
+    daskflow internals, so '' when they are not there)."""
+    try:
+        from daskflow.graph import build, to_run
+        from daskflow.schedulers import resolve, width
+
+        graph = build([task])
+        keys = to_run(graph, graph.status())
+        return str(resolve(None, None, width(graph, keys)).describe())
+    except Exception:
+        return ""
 
 
 def _quiet(fn: Callable[[], Any]) -> None:
@@ -449,6 +471,9 @@ def table(figures: list[Figure], timeout: float) -> str:
             s, ms = f.cell(timeout) if f else ("", "")
             line += f"{s:>16}{ms:>9}"
         lines.append(line.rstrip())
+    picked = [f"{f.workload} {f.picked}" for f in figures if f.picked]
+    if picked:
+        lines.append(f"  default scheduler ran: {'; '.join(picked)}")
     lines += [
         f"  {f.workload} {f.measurement} ({f.column}): {f.detail}" for f in figures if f.detail
     ]
@@ -461,7 +486,7 @@ def run_engine(args: argparse.Namespace) -> list[Figure]:
     t = define_tasks(d6tflow)
     sizes = QUICK if args.quick else FULL
     if args.engine == "daskflow":
-        schedulers = ["default", "sync"] if args.scheduler == "both" else [args.scheduler]
+        schedulers = args.scheduler
         columns = [(s, {} if s == "default" else {"scheduler": s}) for s in schedulers]
     else:
         columns = [("luigi", {})]  # d6tflow: luigi.build, local scheduler, workers=1
@@ -528,7 +553,7 @@ def ratio_table(ours: list[Figure], theirs: list[Figure], timeout: float) -> str
     by = {(f.workload, f.measurement, f.column): f for f in [*ours, *theirs]}
     rows = list(dict.fromkeys((f.workload, f.measurement) for f in ours))
     head = f"{'workload':<16}{'measurement':<13}{'d6tflow s':>14}"
-    head += "".join(f"{'daskflow ' + c + ' s':>22}{'d6tflow/it':>12}" for c in columns)
+    head += "".join(f"{'daskflow ' + c + ' s':>22}{'speedup':>12}" for c in columns)
     lines = ["d6tflow / daskflow (how many times faster daskflow is):", head, "-" * len(head)]
     for workload, measurement in rows:
         d6 = by.get((workload, measurement, "luigi"))
@@ -570,9 +595,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per measurement")
     p.add_argument(
         "--scheduler",
-        choices=("both", "default", "sync"),
-        default="both",
-        help="daskflow scheduler column(s)",
+        default="default,sync",
+        help="daskflow: comma-separated scheduler columns from default (daskflow's own "
+        "choice), sync, threads, processes (default: default,sync)",
     )
     p.add_argument(
         "--compare",
@@ -604,6 +629,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = [w for w in args.only if w not in WORKLOADS]
     if bad:
         p.error(f"unknown workload(s) {bad}; choose from {','.join(WORKLOADS)}")
+    args.scheduler = [s.strip() for s in args.scheduler.split(",") if s.strip()]
+    bad = [s for s in args.scheduler if s not in SCHEDULERS]
+    if bad or not args.scheduler:
+        p.error(f"unknown scheduler(s) {bad}; choose from {','.join(SCHEDULERS)}")
     return args
 
 

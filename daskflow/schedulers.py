@@ -169,8 +169,13 @@ class Scheduler:
 
         method = settings.mp_context or ("fork" if sys.platform.startswith("linux") else "spawn")
         context = multiprocessing.get_context(method)
+        # a forked worker has this process's modules, __main__ included: a node pickles
+        # its task by reference there, instead of cloudpickling the class every time
+        dumps = _dumps_by_reference if method == "fork" else None
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            dask.multiprocessing.get(dict(dsk), keys, pool=pool, optimize_graph=False)
+            dask.multiprocessing.get(
+                dict(dsk), keys, pool=pool, optimize_graph=False, func_dumps=dumps
+            )
 
     def _run_distributed(
         self, dsk: Mapping[str, Any], keys: list[str], graph: TaskGraph, progress: Progress
@@ -199,6 +204,18 @@ class Scheduler:
         if self.address is not None and self.client is not None:
             self.client.close()
             self.client = None
+
+
+def _dumps_by_reference(obj: Any) -> bytes:
+    """pickle (classes by reference), else cloudpickle (classes defined in a function)."""
+    import pickle
+
+    import cloudpickle
+
+    try:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]
 
 
 def _failed(key: str, error: BaseException) -> NodeResult:

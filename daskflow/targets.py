@@ -74,6 +74,10 @@ _INSTALL_HINTS = {
 
 
 def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+    if "://" not in url and not storage_options:  # a plain local path: no URL to parse
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), os.path.abspath(resolve(url))
     from fsspec.core import url_to_fs
 
     try:
