@@ -26,6 +26,7 @@ import inspect
 import logging
 import os
 import pickle
+import sys
 import time
 import traceback
 from collections.abc import Iterable
@@ -38,7 +39,7 @@ import dask.local
 from . import settings
 from .errors import TaskError
 from .graph import TaskGraph, build, to_run
-from .targets import base_dir, staging
+from .targets import MemoryTarget, base_dir, staging
 from .tasks import Task, flatten, memory_values, run_inputs
 
 __all__ = ["Environment", "NodeResult", "compile_graph", "run_node"]
@@ -79,10 +80,48 @@ class Environment:
 
     settings: dict[str, Any]
     cwd: str
+    run_id: str | None = None
 
     @classmethod
-    def here(cls) -> Environment:
-        return cls(settings.snapshot(), os.getcwd())
+    def here(cls, run_id: str | None = None) -> Environment:
+        return cls(settings.snapshot(), os.getcwd(), run_id)
+
+
+COMMITTED = "daskflow-committed"
+
+
+def _cluster_client(env: Environment | None) -> Any:
+    """The worker's client when this node runs on a distributed worker for a tracked run."""
+    if env is None or env.run_id is None or "distributed" not in sys.modules:
+        return None
+    from distributed import get_client, get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return get_client()
+
+
+def committed_in_run(env: Environment | None, task: Task) -> bool:
+    """Whether a node of this run already committed ``task``'s file outputs on a cluster.
+
+    Dask runs a task again when the worker holding its result dies; the scheduler's
+    metadata remembers which tasks committed, so their outputs are not written twice.
+    In-memory outputs died with the worker and are made again.
+    """
+    client = _cluster_client(env)
+    if client is None or any(isinstance(t, MemoryTarget) for t in task.output_targets()):
+        return False
+    assert env is not None
+    return bool(client.get_metadata([COMMITTED, env.run_id, task.task_id], default=False))
+
+
+def _record_commit(env: Environment | None, task: Task) -> None:
+    client = _cluster_client(env)
+    if client is not None:
+        assert env is not None
+        client.set_metadata([COMMITTED, env.run_id, task.task_id], True)
 
 
 def compile_graph(
@@ -133,6 +172,9 @@ def run_node(
         values.update(u.memory())
     if env is not None:
         settings.apply(env.settings)
+    if committed_in_run(env, task):
+        logger.info("%r was committed earlier in this run; not run again", task)
+        return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
     attempts = 0
     tokens = run_inputs.set(values), base_dir.set(env.cwd if env else None)
@@ -141,6 +183,7 @@ def run_node(
             attempts += 1
             try:
                 _attempt(task)
+                _record_commit(env, task)
                 break
             except Exception as e:
                 if attempts <= task.retries:

@@ -17,13 +17,22 @@ The scheduler is chosen in :mod:`daskflow.schedulers`; while the run is under wa
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult, compile_graph
+from .compile import (
+    COMMITTED,
+    DONE,
+    FAILED,
+    UPSTREAM_FAILED,
+    Environment,
+    NodeResult,
+    compile_graph,
+)
 from .errors import WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
@@ -55,12 +64,15 @@ def execute(
         return {}
     progress = progress or Progress({}, enabled=False)
     open_scheduler(sched)
+    run_id = uuid.uuid4().hex if sched.kind == "distributed" else None
     try:
         progress.start(sched.describe())
-        dsk = compile_graph(graph, keys, Environment.here() if sched.portable else None)
+        dsk = compile_graph(graph, keys, Environment.here(run_id) if sched.portable else None)
         results = sched.run(dsk, keys, graph, progress)
     finally:
         progress.close()
+        if run_id is not None:
+            sched.client.set_metadata([COMMITTED, run_id], None)
         sched.close()
     if sched.portable:
         with _data_lock:  # in-memory outputs made elsewhere become loadable here

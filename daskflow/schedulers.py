@@ -173,8 +173,9 @@ class Scheduler:
         # its task by reference there, instead of cloudpickling the class every time
         dumps = _dumps_by_reference if method == "fork" else None
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+            # chunksize=1: each ready task goes to the next free worker, not in batches
             dask.multiprocessing.get(
-                dict(dsk), keys, pool=pool, optimize_graph=False, func_dumps=dumps
+                dict(dsk), keys, pool=pool, optimize_graph=False, func_dumps=dumps, chunksize=1
             )
 
     def _run_distributed(
@@ -186,7 +187,7 @@ class Scheduler:
         finished: dict[str, NodeResult] = {}
         errors: dict[str, BaseException] = {}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 if future.status == "finished":
                     result = future.result()
                     finished[future.key] = result

@@ -1,0 +1,550 @@
+"""Running on dask.distributed: a Client, a scheduler address, an active client; in-memory
+outputs across workers; a worker killed during a task; worker resources; two clients at once;
+an unreachable scheduler; a cluster of separate ``dask scheduler`` / ``dask worker``
+processes; the dashboard link.
+
+One ``LocalCluster`` of two single-threaded worker processes serves the module; tests that
+break a cluster (kill a worker) start their own. Tasks save ``where()`` (pid, worker address)
+in their outputs. Workers do not share the test's working directory, so every test puts its
+outputs, run log and barriers under an absolute ``settings.dirpath``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster, Nanny  # noqa: E402
+from parallel_tasks import (  # noqa: E402
+    Fan,
+    GetData,
+    Preprocess,
+    Train,
+    meet,
+    record,
+    records,
+    where,
+)
+
+import daskflow  # noqa: E402
+from daskflow.errors import ClusterError, TaskError  # noqa: E402
+from daskflow.tasks import TaskCache, TaskCachePandas, TaskPickle  # noqa: E402
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    # started from a scratch folder: the worker processes keep it as their working directory
+    with (
+        contextlib.chdir(tmp_path_factory.mktemp("cluster")),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+    ):
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    # Not the default client: each test names the cluster it runs on, and no run outside
+    # this module can end up on it.
+    with Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@pytest.fixture
+def worker_pids(client):
+    return set(client.run(os.getpid).values())
+
+
+@pytest.fixture(autouse=True)
+def absolute_data_dir(tmp_path):
+    """Outputs, run log and barriers under one absolute folder every worker can reach."""
+    daskflow.set_dir(tmp_path / "data")
+    return tmp_path / "data"
+
+
+# -- tasks defined in this module (workers import it by name: they inherit sys.path) --------
+
+
+class Branch(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        record(repr(self))
+        meet("branches", 2)
+        self.save({"i": self.i, **where()})
+
+
+class Join(TaskPickle):
+    def requires(self):
+        return [Branch(i=0), Branch(i=1)]
+
+    def run(self):
+        record(repr(self))
+        self.save({"branches": self.inputLoad(), **where()})
+
+
+def _assert_ran_on_two_workers(out, worker_pids):
+    pids = [b["pid"] for b in out["branches"]]
+    assert len(set(pids)) == 2, f"both branches ran in one worker process: {pids}"
+    assert {*pids, out["pid"]} <= worker_pids
+    assert os.getpid() not in worker_pids
+    assert sorted(records()) == ["Branch(i=0)", "Branch(i=1)", "Join()"]
+
+
+# -- which cluster a run uses ----------------------------------------------------------------
+
+
+def test_run_on_a_client(client, worker_pids):
+    result = daskflow.Workflow(Join).run(scheduler=client, execution_summary=False)
+    assert result.status == "SUCCESS"
+    _assert_ran_on_two_workers(Join().outputLoad(), worker_pids)
+
+
+def test_run_on_a_scheduler_address(cluster, worker_pids):
+    result = daskflow.Workflow(Join).run(
+        scheduler=cluster.scheduler_address, execution_summary=False
+    )
+    assert result.status == "SUCCESS"
+    _assert_ran_on_two_workers(Join().outputLoad(), worker_pids)
+
+
+def test_run_on_the_client_made_current(client, worker_pids):
+    with client.as_current():
+        result = daskflow.Workflow(Join).run(execution_summary=False)
+    assert result.status == "SUCCESS"
+    _assert_ran_on_two_workers(Join().outputLoad(), worker_pids)
+
+
+def test_run_on_the_default_client_and_not_after_it_closed(cluster, worker_pids):
+    with Client(cluster) as default_client:  # set as the process's default, as Dask does
+        assert distributed.default_client() is default_client
+        result = daskflow.Workflow(Join).run(execution_summary=False)
+    assert result.status == "SUCCESS"
+    _assert_ran_on_two_workers(Join().outputLoad(), worker_pids)
+    # once it is closed, the default is the local one again (a single task: this process)
+    daskflow.Workflow(Before).run(execution_summary=False)
+    assert Before().outputLoad()["pid"] == os.getpid()
+
+
+def test_task_class_defined_in_a_function_reaches_the_workers(client, worker_pids):
+    # not importable by name (like a class in a notebook cell): cloudpickle sends it by value
+    class Local(TaskPickle):
+        def run(self):
+            self.save({"answer": 42, **where()})
+
+    daskflow.Workflow(Local).run(scheduler=client, execution_summary=False)
+    out = Local().outputLoad()
+    assert out["answer"] == 42 and out["pid"] in worker_pids
+
+
+class Unrecorded(TaskPickle):
+    def run(self):
+        self.save(where())
+
+
+def test_relative_output_folder_is_the_callers_not_the_workers(client, tmp_path, worker_pids):
+    daskflow.set_dir("relative")  # relative to this test's working directory (tmp_path)
+    daskflow.Workflow(Unrecorded).run(scheduler=client, execution_summary=False)
+    files = list((tmp_path / "relative" / "Unrecorded").glob("*.pkl"))
+    assert len(files) == 1
+    assert pd.read_pickle(files[0])["pid"] in worker_pids
+
+
+# -- in-memory outputs across workers --------------------------------------------------------
+
+
+class CacheUp(TaskCache):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        record(repr(self))
+        self.save({"i": self.i, **where()})
+
+
+class CacheDown(TaskCachePandas):
+    i = daskflow.IntParameter()
+
+    def requires(self):
+        return CacheUp(i=self.i)
+
+    def run(self):
+        record(repr(self))
+        up = self.inputLoad()
+        self.save(pd.DataFrame({"i": [up["i"]], "up_pid": [up["pid"]], "pid": [os.getpid()]}))
+
+
+class CacheJoin(TaskPickle):
+    def requires(self):
+        return [CacheDown(i=0), CacheDown(i=1)]
+
+    def run(self):
+        record(repr(self))
+        self.save({"frame": pd.concat(self.inputLoad(), ignore_index=True), **where()})
+
+
+def test_cache_values_flow_across_workers_and_load_in_the_caller(client, worker_pids):
+    result = daskflow.Workflow(CacheJoin).run(scheduler=client, execution_summary=False)
+    assert result.status == "SUCCESS"
+    out = CacheJoin().outputLoad()
+    frame = out["frame"]
+    assert frame["i"].tolist() == [0, 1]
+    assert {*frame["pid"], *frame["up_pid"], out["pid"]} <= worker_pids
+    for i in (0, 1):
+        assert CacheUp(i=i).complete() and CacheDown(i=i).complete()
+        assert CacheUp(i=i).outputLoad()["pid"] in worker_pids
+        down = CacheDown(i=i).outputLoad()
+        assert down.to_dict("records") == frame.iloc[[i]].to_dict("records")
+    assert daskflow.Workflow(CacheJoin).complete()
+    assert len(records()) == 5
+
+
+def test_cache_task_complete_before_the_run_reaches_the_workers(client, worker_pids):
+    daskflow.Workflow(CacheUp, {"i": 0}).run(scheduler="sync", execution_summary=False)
+    daskflow.Workflow(CacheJoin).run(scheduler=client, execution_summary=False)
+    assert records().count("CacheUp(i=0)") == 1
+    down = CacheDown(i=0).outputLoad()
+    assert down["pid"].item() in worker_pids
+    assert down["up_pid"].item() == os.getpid()  # the value made here, before the run
+
+
+# -- errors that cannot be pickled ----------------------------------------------------------
+
+
+class NeedsTwoArgs(Exception):
+    """Unpickling calls ``cls(*args)`` with one argument: it cannot come back."""
+
+    def __init__(self, what, why):
+        super().__init__(f"cannot frobnicate {what}: {why}")
+        self.lock = threading.Lock()
+
+
+class RaisesUnpicklable(TaskPickle):
+    def run(self):
+        raise NeedsTwoArgs("the widget", "it is on fire")
+
+
+class LockCache(TaskCache):
+    def run(self):
+        self.save(threading.Lock())
+
+
+def test_unpicklable_exception_on_a_worker_reports_task_type_and_message(client, capsys):
+    with pytest.raises(RuntimeError) as info:
+        daskflow.run([RaisesUnpicklable(), CacheUp(i=3)], scheduler=client)
+    shown = "".join(traceback.format_exception_only(info.value.__cause__))
+    assert "NeedsTwoArgs" in shown and "cannot frobnicate the widget: it is on fire" in shown
+    assert "* 1 failed:\n    - 1 RaisesUnpicklable()" in capsys.readouterr().out
+    assert CacheUp(i=3).outputLoad()["i"] == 3
+
+
+def test_unpicklable_cache_output_on_a_worker_is_a_task_error_naming_the_task(client):
+    with pytest.raises(RuntimeError) as info:
+        daskflow.Workflow(LockCache).run(scheduler=client, execution_summary=False)
+    assert isinstance(info.value.__cause__, TaskError)
+    assert "LockCache()" in str(info.value.__cause__)
+    assert not LockCache().complete()
+
+
+# -- a worker that dies ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_worker_cluster():
+    """A cluster of one worker process under a nanny, which restarts it when it dies; so a
+    task that kills its worker runs again on the restarted one, where every result the dead
+    worker held is lost."""
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def _die_on_first_attempt(name):
+    marker = Path(os.fspath(daskflow.settings.dirpath)) / f".{name}-died"
+    record(f"{name} attempt")
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+
+
+class Before(TaskPickle):
+    def run(self):
+        record(repr(self))
+        self.save(where())
+
+
+@daskflow.requires(Before)
+class DiesOnce(TaskPickle):
+    def run(self):
+        _die_on_first_attempt("DiesOnce")
+        self.save({"before": self.inputLoad(), **where()})
+
+
+@daskflow.requires(DiesOnce)
+class AfterDeath(TaskPickle):
+    def run(self):
+        record(repr(self))
+        self.save(self.inputLoad())
+
+
+def test_worker_killed_during_a_task_does_not_fail_the_flow(one_worker_cluster):
+    client = one_worker_cluster
+    daskflow.Workflow(Before).run(scheduler=client, execution_summary=False)
+    first_pid = Before().outputLoad()["pid"]
+
+    result = daskflow.Workflow(AfterDeath).run(scheduler=client, execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert records() == ["Before()", "DiesOnce attempt", "DiesOnce attempt", "AfterDeath()"]
+    out = AfterDeath().outputLoad()
+    assert out["pid"] != first_pid  # the worker that ran Before died and was replaced
+    assert out["pid"] in set(client.run(os.getpid).values())
+    assert out["before"]["pid"] == first_pid
+
+
+class CommittedFirst(TaskPickle):
+    def run(self):
+        record(repr(self))
+        self.save(where())
+
+
+@daskflow.requires(CommittedFirst)
+class DiesAfterIt(TaskPickle):
+    def run(self):
+        _die_on_first_attempt("DiesAfterIt")
+        self.save(self.inputLoad())
+
+
+def test_output_committed_earlier_in_the_run_is_not_recomputed_after_a_worker_dies(
+    one_worker_cluster,
+):
+    # CommittedFirst runs and commits its file, then DiesAfterIt kills the only worker,
+    # which held CommittedFirst's Dask result. Its output is in storage: it must not run again.
+    result = daskflow.Workflow(DiesAfterIt).run(
+        scheduler=one_worker_cluster, execution_summary=False
+    )
+    assert result.status == "SUCCESS"
+    assert records().count("DiesAfterIt attempt") == 2
+    assert records().count("CommittedFirst()") == 1, records()
+
+
+# -- resources -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gpu_worker(cluster, client):
+    """A third worker process, the only one with the resource GPU=1; gone afterwards."""
+
+    async def start():
+        return await Nanny(cluster.scheduler_address, nthreads=1, resources={"GPU": 1})
+
+    nanny = client.sync(start)
+    try:
+        client.wait_for_workers(3, timeout=60)
+        yield nanny.worker_address
+    finally:
+        client.sync(nanny.close)
+
+
+class NeedsGPU(TaskPickle):
+    i = daskflow.IntParameter()
+    resources = {"GPU": 1}  # noqa: RUF012 (a class attribute, as users write it)
+
+    def run(self):
+        self.save(where())
+
+
+class GPUJoin(TaskPickle):
+    def requires(self):
+        return [NeedsGPU(i=i) for i in range(4)]
+
+    def run(self):
+        self.save([*self.inputLoad(), where()])
+
+
+def test_task_with_resources_runs_only_on_a_worker_that_has_them(client, gpu_worker):
+    daskflow.Workflow(GPUJoin).run(scheduler=client, execution_summary=False)
+    *gpu, _ = GPUJoin().outputLoad()
+    assert {r["worker"] for r in gpu} == {gpu_worker}
+
+
+# -- two clients at once ---------------------------------------------------------------------
+
+
+class Slow(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        time.sleep(0.3)
+        self.save(pd.DataFrame({"i": [self.i] * 100_000, "v": range(100_000)}))
+
+
+class SlowJoin(TaskPickle):
+    def requires(self):
+        return [Slow(i=i) for i in range(4)]
+
+    def run(self):
+        self.save([int(df["v"].sum()) + int(df["i"].sum()) for df in self.inputLoad()])
+
+
+def test_two_clients_run_the_same_flow_at_the_same_time(cluster, client):
+    barrier = threading.Barrier(2)
+    statuses, errors = [], []
+
+    def run(c):
+        try:
+            barrier.wait(timeout=30)
+            result = daskflow.Workflow(SlowJoin).run(scheduler=c, execution_summary=False)
+            statuses.append(result.status)
+        except BaseException as e:
+            errors.append(e)
+
+    with Client(cluster, set_as_default=False) as other:
+        threads = [threading.Thread(target=run, args=(c,)) for c in (client, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert not errors, errors
+    assert statuses == ["SUCCESS", "SUCCESS"]
+    total = sum(range(100_000))
+    assert SlowJoin().outputLoad() == [total + i * 100_000 for i in range(4)]
+    for i in range(4):
+        frame = Slow(i=i).outputLoad()
+        assert len(frame) == 100_000 and set(frame["i"]) == {i}
+    leftovers = [p for p in Path(os.fspath(daskflow.settings.dirpath)).rglob(".*.tmp")]
+    assert leftovers == []
+
+
+# -- an unreachable scheduler ----------------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler_is_a_cluster_error_naming_the_address():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    daskflow.settings.connect_timeout = 2
+    start = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        daskflow.Workflow(Join).run(scheduler=address, execution_summary=False)
+    assert time.monotonic() - start < 30
+    assert address in str(info.value)
+    assert records() == []
+
+
+# -- a cluster of separate dask scheduler / dask worker processes ----------------------------
+
+
+def _stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture(scope="module")
+def external_cluster(tmp_path_factory):
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1.
+
+    The workers import the tasks by name: cloudpickle sends classes of an importable module
+    (``parallel_tasks``) by reference, so the workers get the tests folder on PYTHONPATH.
+    (``cloudpickle.register_pickle_by_value`` would work too, but it changes how every
+    later test in this process pickles that module.)
+    """
+    logs = tmp_path_factory.mktemp("external-cluster")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH")) if p
+    )
+    dask_cli = [sys.executable, "-m", "dask"]
+    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    worker = ["worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1"]
+    worker.append("--no-dashboard")
+    commands = [[*dask_cli, *scheduler], [*dask_cli, *worker], [*dask_cli, *worker]]
+    procs = []
+    try:
+        for i, command in enumerate(commands):
+            log = open(logs / f"process-{i}.log", "w")  # noqa: SIM115 (closed below)
+            with log:
+                procs.append(
+                    subprocess.Popen(
+                        command, env=env, cwd=logs, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+        with Client(address, timeout=60, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)
+            pids = set(c.run(os.getpid).values())
+            addresses = set(c.scheduler_info()["workers"])
+        yield {"address": address, "pids": pids, "workers": addresses}
+    finally:
+        _stop(procs[1:])  # the workers first, then the scheduler
+        _stop(procs[:1])
+
+
+def test_quickstart_pipeline_on_separate_processes(external_cluster):
+    flow = daskflow.Workflow(Train, {"do_preprocess": False})
+    result = flow.run(scheduler=external_cluster["address"], execution_summary=False)
+    assert result.status == "SUCCESS"
+    model = flow.outputLoad()
+    assert model["slope"] == pytest.approx(2.0) and model["intercept"] == pytest.approx(1.0)
+    assert {model["pid"], model["preprocess_pid"]} <= external_cluster["pids"]
+    assert model["worker"] in external_cluster["workers"]
+    preprocessed = flow.outputLoad(Preprocess)  # in memory, brought back to the caller
+    assert len(preprocessed) == 100
+    assert flow.complete() and flow.complete(GetData)
+    assert records() == [
+        "GetData()",
+        "Preprocess(do_preprocess=False)",
+        "Train(do_preprocess=False)",
+    ]
+
+
+def test_fan_out_on_separate_processes(external_cluster):
+    result = daskflow.Workflow(Fan, {"n": 4, "together": 2}).run(
+        scheduler=external_cluster["address"], execution_summary=False
+    )
+    assert result.status == "SUCCESS"
+    out = Fan(n=4, together=2).outputLoad()
+    assert [leaf["i"] for leaf in out["leaves"]] == [0, 1, 2, 3]
+    pids = {leaf["pid"] for leaf in out["leaves"]}
+    assert pids == external_cluster["pids"], "the leaves did not use both workers"
+
+
+# -- progress and summary with a cluster -----------------------------------------------------
+
+
+def test_progress_names_the_cluster_and_its_dashboard(client, capsys):
+    daskflow.Workflow(Join).run(scheduler=client)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("[daskflow]")]
+    assert lines[0].startswith("[daskflow] running 3 tasks on ")
+    assert f"(dashboard: {client.dashboard_link})" in lines[0]
+    assert lines[-1] == "[daskflow] 3/3 tasks done: Branch 2/2, Join 1/1"
