@@ -17,7 +17,7 @@ finds them through :data:`daskflow.tasks.run_inputs` before it looks in storage.
 
 A task whose ``run()`` is a generator yields the tasks it needs at run time (luigi's dynamic
 dependencies). The node builds and runs their missing part as a nested graph, in the worker,
-with the synchronous scheduler, and sends their outputs back into the generator.
+in order (:func:`run_sync`), and sends their outputs back into the generator.
 """
 
 from __future__ import annotations
@@ -33,16 +33,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cloudpickle
-import dask.local
-
 from . import settings
 from .errors import TaskError
 from .graph import TaskGraph, build, to_run
 from .targets import MemoryTarget, base_dir, staging
 from .tasks import Task, flatten, memory_values, run_inputs
 
-__all__ = ["Environment", "NodeResult", "compile_graph", "run_node"]
+__all__ = ["Environment", "NodeResult", "compile_graph", "run_node", "run_sync"]
 
 logger = logging.getLogger("daskflow")
 
@@ -69,6 +66,8 @@ class NodeResult:
     def memory(self) -> dict[str, Any]:
         """``{url: value}`` of the task's in-memory outputs."""
         if isinstance(self.values, bytes):
+            import cloudpickle
+
             return cloudpickle.loads(self.values)  # type: ignore[no-any-return]
         return self.values
 
@@ -90,9 +89,12 @@ class Environment:
 COMMITTED = "daskflow-committed"
 
 
-def _cluster_client(env: Environment | None) -> Any:
-    """The worker's client when this node runs on a distributed worker for a tracked run."""
+def _cluster_client(env: Environment | None, task: Task) -> Any:
+    """The worker's client when this node runs on a distributed worker for a tracked run and
+    the task has only file outputs (in-memory ones die with a worker and are made again)."""
     if env is None or env.run_id is None or "distributed" not in sys.modules:
+        return None
+    if any(isinstance(t, MemoryTarget) for t in task.output_targets()):
         return None
     from distributed import get_client, get_worker
 
@@ -110,15 +112,15 @@ def committed_in_run(env: Environment | None, task: Task) -> bool:
     metadata remembers which tasks committed, so their outputs are not written twice.
     In-memory outputs died with the worker and are made again.
     """
-    client = _cluster_client(env)
-    if client is None or any(isinstance(t, MemoryTarget) for t in task.output_targets()):
+    client = _cluster_client(env, task)
+    if client is None:
         return False
     assert env is not None
     return bool(client.get_metadata([COMMITTED, env.run_id, task.task_id], default=False))
 
 
 def _record_commit(env: Environment | None, task: Task) -> None:
-    client = _cluster_client(env)
+    client = _cluster_client(env, task)
     if client is not None:
         assert env is not None
         client.set_metadata([COMMITTED, env.run_id, task.task_id], True)
@@ -200,7 +202,7 @@ def run_node(
                 )
         made = memory_values(task)
         try:
-            out: dict[str, Any] | bytes = cloudpickle.dumps(made) if env and made else made
+            out: dict[str, Any] | bytes = _dumps(made) if env and made else made
         except Exception as e:
             return NodeResult(
                 key,
@@ -240,6 +242,28 @@ def _attempt(task: Task) -> None:
                 f"{', '.join(str(t.url) for t in missing)}; call self.save(...) in run()"
             )
         saved.commit()
+
+
+def _dumps(values: dict[str, Any]) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(values)  # type: ignore[no-any-return]
+
+
+def run_sync(dsk: dict[str, Any], keys: list[str], done: Any = None) -> list[NodeResult]:
+    """Run a compiled graph in this thread, ``keys`` in order (dependencies first).
+
+    What ``dask.local.get_sync`` does for these graphs, without importing dask: the sync
+    path stays light to start and leaves only daskflow's frames in a debugger.
+    ``done(key, result)`` is called after each node.
+    """
+    results: dict[str, NodeResult] = {}
+    for key in keys:
+        fn, task, ups, given, env = dsk[key]
+        results[key] = fn(task, [results[u] for u in ups], given, env)
+        if done is not None:
+            done(key, results[key])
+    return [results[k] for k in keys]
 
 
 def _portable_error(e: BaseException) -> BaseException:
@@ -288,7 +312,7 @@ def run_nested(tasks: list[Task]) -> None:
     keys = to_run(graph, graph.status())
     if not keys:
         return
-    results = dask.local.get_sync(compile_graph(graph, keys), keys)
+    results = run_sync(compile_graph(graph, keys), keys)
     for res in results:
         if res.state == FAILED:
             assert res.error is not None

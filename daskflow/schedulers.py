@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import settings
-from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult
+from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult, run_sync
 from .errors import ClusterError, TaskError, WorkflowError
 from .graph import TaskGraph
 from .progress import Progress
@@ -133,8 +133,6 @@ class Scheduler:
     def _run_local(
         self, dsk: Mapping[str, Any], keys: list[str], graph: TaskGraph, progress: Progress
     ) -> dict[str, NodeResult]:
-        from dask.callbacks import Callback
-
         finished: dict[str, NodeResult] = {}
 
         def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
@@ -143,12 +141,13 @@ class Scheduler:
                 progress.finished(key, result.state == DONE)
 
         try:
-            with Callback(posttask=posttask):
-                if self.kind == "sync":
-                    import dask.local
+            if self.kind == "sync":
+                run_sync(dict(dsk), keys, lambda key, r: posttask(key, r, None, None, None))
+                return _fill(keys, graph, finished, {}, None)
+            from dask.callbacks import Callback
 
-                    dask.local.get_sync(dict(dsk), keys)
-                elif self.kind == "threads":
+            with Callback(posttask=posttask):
+                if self.kind == "threads":
                     import dask.threaded
 
                     dask.threaded.get(dict(dsk), keys, num_workers=self.workers)
@@ -275,6 +274,12 @@ def _annotated(dsk: Mapping[str, Any], graph: TaskGraph) -> Any:
     return HighLevelGraph(layers, {name: set() for name in layers})
 
 
+def _cpu_count() -> int:
+    import dask.system
+
+    return int(dask.system.CPU_COUNT)
+
+
 def _connect(address: str) -> Any:
     from distributed import Client
 
@@ -293,14 +298,13 @@ def resolve(scheduler: Any = None, workers: int | None = None, parallel: int = 2
 
     ``parallel`` is how many of the run's tasks could run at once (:func:`width`).
     """
-    import dask
-    import dask.system
-
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise WorkflowError(f"workers must be a positive integer, got {workers!r}")
     if scheduler is None:
         scheduler = settings.scheduler
-    if scheduler is None:
+    if scheduler is None and "dask" in sys.modules:  # dask's own choice, if it was made
+        import dask
+
         scheduler = dask.config.get("scheduler", None)
     if scheduler is None:
         client = _active_client()
@@ -308,7 +312,7 @@ def resolve(scheduler: Any = None, workers: int | None = None, parallel: int = 2
             return Scheduler("distributed", client=client)
         if workers == 1 or (workers is None and parallel <= 1):
             return Scheduler("sync")
-        n = workers or max(1, min(dask.system.CPU_COUNT, parallel))
+        n = workers or max(1, min(_cpu_count(), parallel))
         return Scheduler("processes", workers=n) if n > 1 else Scheduler("sync")
     if _is_client(scheduler):
         return Scheduler("distributed", client=scheduler)
@@ -323,7 +327,7 @@ def resolve(scheduler: Any = None, workers: int | None = None, parallel: int = 2
                 )
             return Scheduler("distributed", client=client)
         if name == "processes":
-            return Scheduler("processes", workers=workers or dask.system.CPU_COUNT)
+            return Scheduler("processes", workers=workers or _cpu_count())
         if name is not None:
             return Scheduler(name, workers=workers)
         if "://" in scheduler or ":" in scheduler:
