@@ -53,7 +53,7 @@ from .errors import (
     TaskIncompleteError,
 )
 from .parameters import PRIVATE, Parameter, adopt
-from .targets import MemoryTarget, Target, exists_many, make_target
+from .targets import MemoryTarget, Target, data, exists_many, make_target
 
 __all__ = [
     "Task",
@@ -672,9 +672,7 @@ class TaskAggregator(Task):
     its outputs are theirs."""
 
     def _requires(self) -> Any:
-        own = super()._requires()
-        yielded = [self._hand_down(t) for t in flatten(list(self.run()))]
-        return [*flatten(own), *yielded]
+        return [*flatten(super()._requires()), *self._yielded()]
 
     def _yielded(self) -> list[Task]:
         return [self._hand_down(t) for t in flatten(list(self.run()))]
@@ -867,8 +865,6 @@ def completeness(
 
 def memory_values(task: Task) -> dict[str, Any]:
     """``{url: value}`` of the task's in-memory outputs that exist in this process."""
-    from .targets import data
-
     return {
         t.url: data[t.url]
         for t in task.output_targets()
