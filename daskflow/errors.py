@@ -109,7 +109,17 @@ class SaveError(OutputError, ValueError):
 
 
 class StorageError(OutputError, OSError):
-    """The storage behind an output could not be reached, or refused the request."""
+    """The storage behind an output could not be reached, or refused the request.
+
+    ``url`` is the location concerned (a folder or an output), when known.
+    """
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class FormatError(DaskflowError, LookupError):

@@ -50,6 +50,7 @@ class Format:
 
     name: str = ""
     ext: str = ""
+    dataset: bool = False  # a folder of files (written by many workers), not one file
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         """Write ``obj`` to ``path`` on the fsspec filesystem ``fs``."""
@@ -176,8 +177,19 @@ def _require(module: str, fmt: str) -> None:
 
 # name -> a Format, or (dotted path, install hint) imported on first use
 _formats: dict[str, Format | tuple[str, str]] = {
-    f.name: f for f in (Pickle(), Json(), Parquet(), Csv(), CsvGz(), Excel(), Memory())
+    f.name: f
+    for f in (
+        Pickle(),
+        Json(),
+        Parquet(),
+        Csv(),
+        CsvGz(),
+        Excel(),
+        Memory(),
+    )
 }
+_formats["dask-parquet"] = ("daskflow.dataframe:DaskParquet", "pip install 'dask[dataframe]'")
+_formats["dask-csv"] = ("daskflow.dataframe:DaskCsv", "pip install 'dask[dataframe]'")
 _entry_points_loaded = False
 
 registry: Mapping[str, Format | tuple[str, str]] = MappingProxyType(_formats)

@@ -37,7 +37,17 @@ from . import settings
 from .errors import OutputNotFoundError, StorageError
 from .formats import Format, get_format
 
-__all__ = ["MemoryTarget", "Staging", "Target", "data", "exists_many", "make_target", "staging"]
+__all__ = [
+    "DatasetTarget",
+    "MemoryTarget",
+    "Staging",
+    "Target",
+    "data",
+    "exists_many",
+    "make_target",
+    "redact",
+    "staging",
+]
 
 data: dict[str, Any] = {}
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
@@ -53,6 +63,23 @@ base_dir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 """The folder relative local paths are relative to, when it is not the working directory
 (set while a task runs in a worker process whose working directory differs)."""
+
+
+def redact(url: str) -> str:
+    """``url`` without a password or token written into it, for messages.
+
+    >>> redact("s3://key:secret@bucket/prefix")
+    's3://***@bucket/prefix'
+    >>> redact("data/Task/x.pkl")
+    'data/Task/x.pkl'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, tail = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}://{host}{slash}{tail}"
 
 
 def resolve(url: str) -> str:
@@ -87,7 +114,7 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
         protocol = url.split("://", 1)[0]
         hint = _INSTALL_HINTS.get(protocol)
         extra = f" ({hint})" if hint else ""
-        raise StorageError(f"cannot open storage for {url}: {e}{extra}") from e
+        raise StorageError(f"cannot open storage for {redact(url)}: {e}{extra}", url) from e
 
 
 class Target:
@@ -127,8 +154,13 @@ class Target:
     def name(self) -> str:
         return self.url.rsplit("/", 1)[-1]
 
+    @property
+    def probe(self) -> tuple[str, str]:
+        """``(folder, name)``: the file whose presence means this output is complete."""
+        return self.folder, self.name
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r}, format={self.format.name!r})"
+        return f"{type(self).__name__}({redact(self.url)!r}, format={self.format.name!r})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Target) or type(other) is not type(self):
@@ -166,7 +198,7 @@ class Target:
         except FileNotFoundError:
             return False
         except Exception as e:
-            raise StorageError(f"cannot check {self.url}: {e}") from e
+            raise StorageError(f"cannot check {redact(self.url)}: {e}", self.url) from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
         """Read the output. With ``cached`` (or ``settings.cached``) keep it in :data:`data`."""
@@ -183,7 +215,7 @@ class Target:
             value = self.format.load(fs, path, **kwargs)
         except FileNotFoundError as e:
             raise OutputNotFoundError(
-                f"{self.url} does not exist; run the task that writes it first"
+                f"{redact(self.url)} does not exist; run the task that writes it first"
             ) from e
         if cached:
             with _data_lock:
@@ -218,6 +250,9 @@ class Target:
         else:
             self._commit(tmp)
         return self.path
+
+    def _discard_staged(self, tmp: Any) -> None:
+        _discard(tmp)
 
     def _commit(self, tmp: Any) -> None:
         """Make the temporary file ``tmp`` this output."""
@@ -285,6 +320,9 @@ class MemoryTarget(Target):
         with _data_lock:
             data[self.url] = value
 
+    def _discard_staged(self, value: Any) -> None:
+        pass
+
     def remove(self) -> None:
         with _data_lock:
             data.pop(self.url, None)
@@ -312,8 +350,8 @@ class Staging:
 
     def add(self, target: Target, staged: Any) -> None:
         old = self.entries.get(target.url)
-        if old is not None and not isinstance(target, MemoryTarget):
-            _discard(old[1])
+        if old is not None:
+            old[0]._discard_staged(old[1])
         self.entries[target.url] = (target, staged)
 
     def commit(self) -> None:
@@ -326,8 +364,7 @@ class Staging:
     def discard(self) -> None:
         """Drop every staged output; nothing already committed is touched."""
         for target, staged in self.entries.values():
-            if not isinstance(target, MemoryTarget):
-                _discard(staged)
+            target._discard_staged(staged)
         self.entries.clear()
 
 
@@ -359,11 +396,104 @@ def staging() -> Iterator[Staging]:
         tx.discard()
 
 
+class DatasetTarget(Target):
+    """A multi-file output, such as a partitioned Dask DataFrame: a folder of parts that is
+    complete only when its marker ``_SUCCESS``, written after every part, exists.
+
+    The parts are written by whoever computes them (the workers of a cluster), into a hidden
+    sibling folder; the commit removes the marker and the old parts, moves the new folder
+    into place and writes the marker. A writer that dies leaves no marker: the output is not
+    complete, and the next run writes it again.
+    """
+
+    MARKER = "_SUCCESS"
+
+    @property
+    def probe(self) -> tuple[str, str]:
+        return self.url, self.MARKER
+
+    def exists(self) -> bool:
+        marker = f"{self.url}/{self.MARKER}"
+        if "://" not in self.url:
+            return os.path.isfile(resolve(marker))
+        fs, path = self._open()
+        try:
+            fs.invalidate_cache(path)
+            return bool(fs.isfile(f"{path}/{self.MARKER}"))
+        except FileNotFoundError:
+            return False
+        except Exception as e:
+            raise StorageError(f"cannot check {redact(marker)}: {e}", self.url) from e
+
+    def load(self, cached: bool = False, **kwargs: Any) -> Any:
+        """The dataset, lazily (a Dask DataFrame for the Dask formats)."""
+        fs, path = self._open()
+        staging = _staging.get()
+        if staging is not None and self.url in staging.entries:
+            return self.format.load(fs, staging.entries[self.url][1], **kwargs)
+        if not self.exists():
+            raise OutputNotFoundError(
+                f"{redact(self.url)} is not complete (no {self.MARKER}); run the task that "
+                "writes it first"
+            )
+        return self.format.load(fs, path, **kwargs)
+
+    def save(self, obj: Any, **kwargs: Any) -> Path | str:
+        fs, path = self._open()
+        folder, name = path.rsplit("/", 1)
+        tmp = f"{folder}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            self.format.save(obj, fs, tmp, **kwargs)
+        except BaseException:
+            self._discard_staged(tmp)
+            raise
+        staging = _staging.get()
+        if staging is not None:
+            staging.add(self, tmp)
+        else:
+            self._commit(tmp)
+        return self.path
+
+    def _discard_staged(self, tmp: Any) -> None:
+        fs = self._open()[0]
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(tmp, recursive=True)
+
+    def _commit(self, tmp: Any) -> None:
+        fs, path = self._open()
+        self.remove()
+        if isinstance(fs, _local_fs_type()):
+            os.replace(tmp, path)
+        else:
+            fs.mv(tmp, path, recursive=True)
+        fs.pipe_file(f"{path}/{self.MARKER}", b"")
+        fs.invalidate_cache(path)
+
+    def remove(self) -> None:
+        """Delete the marker first (the output stops counting), then the parts."""
+        fs, path = self._open()
+        for victim, recursive in ((f"{path}/{self.MARKER}", False), (path, True)):
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm(victim, recursive=recursive)
+        fs.invalidate_cache(path)
+
+    invalidate = remove
+
+
+def _local_fs_type() -> type:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return LocalFileSystem  # type: ignore[no-any-return]
+
+
 def make_target(url: str, format: Format | str, storage_options: Mapping[str, Any]) -> Target:
-    """The target for ``url`` in ``format``: a :class:`MemoryTarget` for ``"cache"``."""
+    """The target for ``url`` in ``format``: a :class:`MemoryTarget` for ``"cache"``, a
+    :class:`DatasetTarget` for multi-file formats."""
     fmt = get_format(format) if isinstance(format, str) else format
     if fmt.name == "cache":
         return MemoryTarget(url, storage_options)
+    if fmt.dataset:
+        return DatasetTarget(url, fmt, storage_options)
     return Target(url, fmt, storage_options)
 
 
@@ -380,12 +510,37 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
         fs.invalidate_cache(path)
         entries = fs.ls(path, detail=True)
     except FileNotFoundError:
+        _check_bucket(fs, folder)
         return set()
     except Exception as e:
-        raise StorageError(f"cannot list {folder}: {e}") from e
+        raise StorageError(f"cannot list {redact(folder)}: {type(e).__name__}: {e}", folder) from e
     return {
         str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
     }
+
+
+OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "abfs", "az", "adl")
+
+
+def _check_bucket(fs: Any, url: str) -> None:
+    """A folder that is not there is normal (nothing written yet), unless it is in an object
+    store whose bucket does not exist: then say so before any task tries to write there."""
+    protocol, _, rest = url.partition("://")
+    if protocol not in OBJECT_STORES:
+        return
+    bucket = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    try:
+        found = fs.exists(bucket)
+    except Exception as e:
+        raise StorageError(
+            f"cannot check bucket {protocol}://{bucket}: {type(e).__name__}: {e}", url
+        ) from e
+    if not found:
+        raise StorageError(
+            f"bucket {protocol}://{bucket} does not exist (outputs go to {redact(url)}); "
+            "create it, or point settings.dirpath / set_dir() at an existing one",
+            url,
+        )
 
 
 def exists_many(targets: Iterable[Target]) -> list[bool]:
@@ -402,7 +557,7 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
             answers[i] = t.url in data
         else:
             opts = tuple(sorted((k, repr(v)) for k, v in t.storage_options.items()))
-            groups[(t.folder, opts)].append(i)
+            groups[(t.probe[0], opts)].append(i)
     folders = list(groups)
 
     def listing(key: tuple[str, tuple[tuple[str, str], ...]]) -> set[str]:
@@ -418,5 +573,5 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
     for key in folders:
         found = names[key] if key in names else listing(key)
         for i in groups[key]:
-            answers[i] = targets[i].name in found
+            answers[i] = targets[i].probe[1] in found
     return answers

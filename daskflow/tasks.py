@@ -49,6 +49,7 @@ from .errors import (
     OutputKeyError,
     ParameterError,
     SaveError,
+    StorageError,
     TaskDefinitionError,
     TaskIncompleteError,
 )
@@ -58,6 +59,7 @@ from .targets import MemoryTarget, Target, data, exists_many, make_target
 __all__ = [
     "Task",
     "TaskAggregator",
+    "TaskCSVDask",
     "TaskCSVGZPandas",
     "TaskCSVPandas",
     "TaskCache",
@@ -66,6 +68,7 @@ __all__ = [
     "TaskExcelPandas",
     "TaskJson",
     "TaskPickle",
+    "TaskPqDask",
     "TaskPqPandas",
     "completeness",
     "flatten",
@@ -667,6 +670,22 @@ class TaskExcelPandas(TaskData):
     target_ext = "xlsx"
 
 
+class TaskPqDask(TaskData):
+    """A Dask DataFrame as a folder of Parquet parts written by the workers themselves;
+    downstream, ``inputLoad()`` gives a lazy Dask DataFrame. For outputs bigger than memory.
+    """
+
+    format = "dask-parquet"
+    target_ext = "parquet"
+
+
+class TaskCSVDask(TaskData):
+    """A Dask DataFrame as a folder of CSV parts written by the workers themselves."""
+
+    format = "dask-csv"
+    target_ext = "csv"
+
+
 class TaskAggregator(Task):
     """A task whose ``run()`` only yields other tasks: it is complete when they all are, and
     its outputs are theirs."""
@@ -849,7 +868,16 @@ def completeness(
         outs = task.output_targets() if isinstance(task, TaskData) else []
         spans[key] = (len(targets), len(targets) + len(outs))
         targets.extend(outs)
-    found = exists_many(targets)
+    try:
+        found = exists_many(targets)
+    except StorageError as e:
+        users = [
+            repr(order[k])
+            for k, (a, b) in spans.items()
+            if any(e.url in (t.url, t.probe[0]) for t in targets[a:b])
+        ]
+        named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
+        raise StorageError(f"{e}{named if users else ''}", e.url) from e
     complete: dict[str, bool] = {}
     for key, task in order.items():
         a, b = spans[key]

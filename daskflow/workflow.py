@@ -141,6 +141,9 @@ class Workflow:
         Root of this flow's outputs (default: the class's ``path`` or ``settings.dirpath``).
     env : str, optional
         Adds a folder ``env={env}`` under the root, to keep environments apart.
+    storage_options : dict, optional
+        fsspec options for this flow's outputs (credentials, endpoint, ...), over
+        ``settings.storage_options``.
     """
 
     def __init__(
@@ -149,6 +152,7 @@ class Workflow:
         params: Mapping[str, Any] | None = None,
         path: str | Path | None = None,
         env: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if task is not None:
             _check_class(task, "Workflow")
@@ -158,6 +162,7 @@ class Workflow:
         self.params: dict[str, Any] = dict(params or {})
         self.path = path
         self.env = env
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self.flows: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -181,7 +186,12 @@ class Workflow:
     def get_task(self, task: Any = None) -> Task:
         """The instance of ``task`` (default: the default task) with this flow's parameters."""
         cls = _classes(task, self.default_task, "get_task")[0]
-        return cls(**self.params, path=self._root(cls), flows=self.flows or None)
+        return cls(
+            **self.params,
+            path=self._root(cls),
+            flows=self.flows or None,
+            storage_options=self.storage_options,
+        )
 
     def _tasks(self, tasks: Any) -> list[Task]:
         if isinstance(tasks, Task) or (
@@ -332,7 +342,7 @@ class WorkflowMulti:
     params : dict or list
         ``{flow name: params}``, a list of params (flows named 0, 1, ...), or a grid
         ``{param: [values]}`` (flows named ``param_value_...``, one per combination).
-    path, env
+    path, env, storage_options
         As for :class:`Workflow`, for every flow.
     """
 
@@ -342,11 +352,13 @@ class WorkflowMulti:
         params: Any = None,
         path: str | Path | None = None,
         env: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.params = _flow_params(params)
         self.default_task = None if task is None else _check_class(task, "WorkflowMulti")
         self.workflow_objs = {
-            name: Workflow(task, p, path=path, env=env) for name, p in self.params.items()
+            name: Workflow(task, p, path=path, env=env, storage_options=storage_options)
+            for name, p in self.params.items()
         }
 
     def _flows(self, flow: Any) -> dict[Any, Workflow]:

@@ -37,6 +37,7 @@ LAYERS = [
     "tasks",
     "graph",
     "compile",
+    "dataframe",
     "progress",
     "schedulers",
     "execute",
