@@ -20,6 +20,7 @@ from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .graph import build, downstream_of, preview_text
 from .tasks import Task, TaskData, _confirm, walk
+from .visualize import Picture
 
 __all__ = [
     "Workflow",
@@ -164,6 +165,7 @@ class Workflow:
         self.env = env
         self.storage_options = None if storage_options is None else dict(storage_options)
         self.flows: dict[str, Any] = {}
+        self.last_result: RunResult | None = None
 
     def __repr__(self) -> str:
         name = self.default_task.__name__ if self.default_task else None
@@ -228,7 +230,7 @@ class Workflow:
         ``forced`` takes task classes or instances; see :func:`daskflow.run` for the rest.
         """
         forced_tasks = None if forced is None else self._tasks(forced)
-        return _run(
+        self.last_result = _run(
             self._tasks(tasks),
             forced=forced_tasks,
             forced_all=forced_all,
@@ -239,6 +241,18 @@ class Workflow:
             execution_summary=execution_summary,
             scheduler=scheduler,
         )
+        return self.last_result
+
+    def visualize(self, filename: str | Path | None = None, tasks: Any = None) -> Any:
+        """Draw the flow, each task coloured complete, pending or failed (in the last run).
+
+        With ``filename`` (``.svg``, ``.png``, ``.html``, ...) write it there and return the
+        path; without, return a picture that a notebook shows inline.
+        """
+        graph = build(self._tasks(tasks))
+        failed = set(self.last_result.errors) if self.last_result is not None else set()
+        picture = Picture(graph, graph.status(), failed)
+        return picture if filename is None else picture.save(filename)
 
     def outputLoad(
         self, task: Any = None, keys: Any = None, as_dict: bool = False, cached: bool = False

@@ -36,12 +36,15 @@ LAYERS = [
     "targets",
     "tasks",
     "graph",
+    "visualize",
     "compile",
     "dataframe",
     "progress",
     "schedulers",
     "execute",
     "workflow",
+    "cli",
+    "__main__",
     "__init__",
 ]
 FIRST_WITH_DASK = "compile"

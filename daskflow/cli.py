@@ -1,0 +1,292 @@
+"""The ``daskflow`` command: preview, run, reset and show a task's flow from the shell.
+
+::
+
+    daskflow preview pipeline.py:TaskTrain --param do_preprocess=false
+    daskflow run mypkg.tasks:TaskTrain --scheduler tcp://10.0.0.5:8786 --dir s3://bucket/x
+    daskflow reset pipeline.py:TaskGetData --downstream --yes
+    daskflow show pipeline.py:TaskTrain --graph flow.svg
+
+``MODULE`` is a dotted module name or a path to a ``.py`` file. ``--param name=value`` values
+are parsed by the task's own parameter classes. Mistakes (an unknown parameter, a value that
+does not parse, a missing module or class) are one line on stderr and exit status 2; a task
+that fails exits with status 1 after its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .errors import DaskflowError
+from .graph import TaskGraph, build, downstream_of
+from .tasks import Task, TaskData, flatten
+from .workflow import Workflow
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A mistake on the command line: reported in one line, exit status 2."""
+
+
+def load_task_class(spec: str) -> type[Task]:
+    """The task class named by ``MODULE:Class`` (a dotted module or a ``.py`` path)."""
+    module_name, sep, class_name = spec.rpartition(":")
+    if not sep or not module_name or not class_name:
+        raise UsageError(f"expected MODULE:TaskClass (e.g. pipeline.py:TaskTrain), got {spec!r}")
+    module = _import(module_name)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        tasks = ", ".join(sorted(c.__name__ for c in _module_tasks(module)))
+        raise UsageError(f"{module_name} has no {class_name!r}; its tasks: {tasks}")
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise UsageError(f"{spec} is {type(cls).__name__}, not a daskflow task class")
+    return cls
+
+
+def _module_tasks(module: Any) -> list[type[Task]]:
+    """The task classes defined in ``module`` (not imported into it)."""
+    return [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Task) and v.__module__ == module.__name__
+    ]
+
+
+def _import(name: str) -> Any:
+    if name.endswith(".py") or os.sep in name:
+        path = Path(name).resolve()
+        if not path.is_file():
+            raise UsageError(f"no such file: {name}")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"cannot import {name}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # forked workers find it by name
+        spec.loader.exec_module(module)
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)  # cluster workers get its classes by value
+        return module
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        raise UsageError(f"cannot import module {name!r}: {e}") from None
+
+
+def parse_params(cls: type[Task], pairs: Sequence[str]) -> dict[str, Any]:
+    """``["name=value", ...]`` parsed by the parameters of ``cls`` or of its upstream tasks."""
+    raw: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param expects name=value, got {pair!r}")
+        raw[name.strip().replace("-", "_")] = value
+    params: dict[str, Any] = {}
+    pending = dict(raw)
+    for name, value in raw.items():  # the class's own parameters first
+        if name in cls._params:
+            params[name] = _parse(cls, name, value)
+            del pending[name]
+    if pending:  # then those of upstream classes, found by building the graph
+        declared: dict[str, type[Task]] = {}
+        for task in _graph(cls, params).tasks.values():
+            for name in type(task)._params:
+                declared.setdefault(name, type(task))
+        for name, value in pending.items():
+            owner = declared.get(name)
+            if owner is None:
+                known = sorted(set(cls._params) | set(declared))
+                raise UsageError(
+                    f"unknown parameter {name!r} for {cls.__name__}; its flow declares: "
+                    f"{', '.join(known) or 'none'}"
+                )
+            params[name] = _parse(owner, name, value)
+    return params
+
+
+def _parse(cls: type[Task], name: str, text: str) -> Any:
+    try:
+        return cls._params[name].parse_text(text)
+    except DaskflowError as e:
+        raise UsageError(f"{cls.__name__} parameter {name!r}: {e}") from None
+
+
+def _graph(cls: type[Task], params: dict[str, Any]) -> TaskGraph:
+    return build([Workflow(cls, params).get_task()])
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _flow(args: argparse.Namespace) -> Workflow:
+    if getattr(args, "dir", None):
+        settings.set_dir(args.dir)
+    cls = load_task_class(args.task)
+    return Workflow(cls, parse_params(cls, args.param))
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    _flow(args).preview()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    flow = _flow(args)
+    workers = args.workers
+    result = flow.run(
+        forced_all=args.forced_all,
+        forced_all_upstream=args.forced_all_upstream,
+        workers=workers,
+        scheduler=args.scheduler,
+        abort=False,
+        execution_summary=not args.quiet,
+    )
+    assert result is not None
+    if result.errors:  # their tracebacks were logged above
+        for key, error in result.errors.items():
+            task = result.tasks[key]
+            sys.stderr.write(f"error: {task!r} failed: {type(error).__name__}: {error}\n")
+        return 1
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    flow = _flow(args)
+    task = flow.get_task()
+    if args.upstream:
+        victims = list(_graph(type(task), flow.params).tasks.values())
+    elif args.downstream:
+        victims = _downstream_in_module(task, flow.params)
+    else:
+        victims = [task]
+    victims = [t for t in victims if t.complete(cascade=False)]
+    if not victims:
+        print("nothing to reset")
+        return 0
+    print("resetting:\n  " + "\n  ".join(map(repr, victims)))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete outputs without --yes (stdin is not a terminal)")
+        if input("delete these outputs? (y/n) ").strip().lower() != "y":
+            print("cancelled")
+            return 1
+    for t in victims:
+        t.reset()
+    return 0
+
+
+def _downstream_in_module(task: Task, params: dict[str, Any]) -> list[Task]:
+    """``task`` and every task of its module's classes (with these params) that needs it."""
+    module = sys.modules[type(task).__module__]
+    roots = []
+    for cls in _module_tasks(module):
+        try:
+            roots.append(Workflow(cls, params).get_task())
+        except DaskflowError:
+            continue  # a class that needs parameters not given here
+    graph = build(roots)
+    hits = [k for k, t in graph.tasks.items() if t.task_family == task.task_family]
+    keys = downstream_of(graph, hits)
+    return [graph.tasks[k] for k in graph.tasks if k in keys]
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    flow = _flow(args)
+    graph = _graph(flow.default_task, flow.params)  # type: ignore[arg-type]
+    status = graph.status()
+    rows = []
+    for key in reversed(list(graph.tasks)):
+        task = graph.tasks[key]
+        where = ", ".join(
+            f"{t.url} (in memory)" if t.format.name == "cache" else str(t.url)
+            for t in (flatten(task.output()) if isinstance(task, TaskData) else [])
+        )
+        rows.append(("COMPLETE" if status[key] else "PENDING", repr(task), where or "-"))
+    width = max(len(r[1]) for r in rows)
+    for state, name, where in rows:
+        print(f"{state:9s} {name:{width}s}  {where}")
+    if args.graph:
+        from .visualize import visualize
+
+        written = visualize(graph, status, args.graph)
+        print(f"graph written to {written}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daskflow", description="Preview, run and reset daskflow pipelines."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("task", metavar="MODULE:TaskClass", help="e.g. pipeline.py:TaskTrain")
+        p.add_argument(
+            "-p",
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a task parameter (repeatable)",
+        )
+        p.add_argument("--dir", metavar="URL", help="root of the outputs (path or fsspec URL)")
+        return p
+
+    command("preview", "print the task tree with each task's status")
+    run = command("run", "run the task and whatever upstream of it is missing")
+    run.add_argument(
+        "--scheduler",
+        metavar="NAME|ADDRESS",
+        help="sync, threads, processes, or a Dask scheduler address (tcp://host:8786)",
+    )
+    run.add_argument("--workers", type=int, metavar="N", help="N local worker processes")
+    forced = run.add_mutually_exclusive_group()
+    forced.add_argument("--forced-all", action="store_true", help="redo the task itself")
+    forced.add_argument(
+        "--forced-all-upstream", action="store_true", help="redo the task and everything upstream"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    reset = command("reset", "delete the task's outputs")
+    direction = reset.add_mutually_exclusive_group()
+    direction.add_argument("--upstream", action="store_true", help="and everything upstream")
+    direction.add_argument(
+        "--downstream",
+        action="store_true",
+        help="and every task of its module that depends on it",
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    show = command("show", "list each task with its status and output location")
+    show.add_argument("--graph", metavar="FILE", help="also draw the graph (.svg, .png, .html)")
+    return parser
+
+
+COMMANDS = {"preview": cmd_preview, "run": cmd_run, "reset": cmd_reset, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, DaskflowError) as e:
+        sys.stderr.write(f"daskflow {args.command}: error: {e}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

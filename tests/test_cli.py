@@ -1,0 +1,170 @@
+"""The daskflow command line, run as a real console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PIPELINE = str(HERE / "cli_pipeline.py")
+EXE = shutil.which("daskflow", path=os.path.dirname(sys.executable)) or shutil.which("daskflow")
+
+
+def daskflow(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    assert EXE, "the daskflow console script is not installed (pip install -e .)"
+    return subprocess.run(
+        [EXE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, input=stdin
+    )
+
+
+def test_preview_prints_the_tree(tmp_path):
+    out = daskflow("preview", f"{PIPELINE}:Report", "--param", "scale=2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "└─--[Report-{'rows': '5', 'scale': '2.0', 'tags': '[]'} (PENDING)]" in out.stdout
+    assert out.stdout.count("PENDING") == 3
+    assert not (tmp_path / "data").exists()
+
+
+def test_run_writes_outputs_parsed_by_the_parameter_classes(tmp_path):
+    out = daskflow(
+        "run",
+        f"{PIPELINE}:Report",
+        "-p",
+        "scale=0.5",
+        "-p",
+        'tags=["a", "b"]',
+        "-p",
+        "rows=4",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "3 ran successfully" in out.stdout
+    assert "[daskflow] 3/3 tasks done" in out.stderr
+    train = json.loads(next((tmp_path / "data" / "Train").glob("*.json")).read_text())
+    assert train == {"data": {"total": 3.0, "tags": ["a", "b"]}}
+    again = daskflow(
+        "run",
+        f"{PIPELINE}:Report",
+        "-p",
+        "scale=0.5",
+        "-p",
+        'tags=["a", "b"]',
+        "-p",
+        "rows=4",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0 and again.stdout == "" and "[daskflow]" not in again.stderr
+
+
+def test_run_by_dotted_module_with_dir_and_scheduler(tmp_path):
+    env_dir = tmp_path / "out"
+    out = subprocess.run(
+        [
+            EXE,
+            "run",
+            "cli_pipeline:Report",
+            "--dir",
+            str(env_dir),
+            "--scheduler",
+            "sync",
+            "--quiet",
+        ],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(list((env_dir / "Report").glob("*.json"))) == 1
+
+
+def test_forced_all_upstream_reruns_everything(tmp_path):
+    assert daskflow("run", f"{PIPELINE}:Report", "--quiet", cwd=tmp_path).returncode == 0
+    out = daskflow("run", f"{PIPELINE}:Report", "--forced-all-upstream", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "3 ran successfully" in out.stdout
+    out = daskflow("run", f"{PIPELINE}:Report", "--forced-all", cwd=tmp_path)
+    assert "1 ran successfully" in out.stdout
+
+
+def test_failing_task_exits_1_with_its_error(tmp_path):
+    out = daskflow("run", f"{PIPELINE}:Broken", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "ZeroDivisionError: deliberately broken" in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: Broken() failed: ZeroDivisionError: deliberately broken"
+    )
+    assert "1 failed" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", f"{PIPELINE}:Nope"], "has no 'Nope'; its tasks: Broken, GetData, Report, Train"),
+        (
+            ["run", f"{PIPELINE}:Report", "-p", "rows=abc"],
+            "Report parameter 'rows': expected an integer, got 'abc'",
+        ),
+        (["run", f"{PIPELINE}:Report", "-p", "typo=1"], "unknown parameter 'typo' for Report"),
+        (["run", f"{PIPELINE}:Report", "-p", "rows"], "--param expects name=value"),
+        (["run", "no_such_module:Report"], "cannot import module 'no_such_module'"),
+        (["run", "missing.py:Report"], "no such file: missing.py"),
+        (["run", "Report"], "expected MODULE:TaskClass"),
+        (["run", f"{PIPELINE}:Report", "--scheduler", "nope"], "unknown scheduler 'nope'"),
+    ],
+)
+def test_mistakes_are_one_line_errors_with_status_2(tmp_path, args, message):
+    out = daskflow(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+def test_show_lists_status_and_output_url_and_draws_the_graph(tmp_path):
+    daskflow("run", f"{PIPELINE}:Train", "--quiet", cwd=tmp_path)
+    out = daskflow("show", f"{PIPELINE}:Report", "--graph", "flow.svg", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.splitlines()
+    assert rows[0].startswith("PENDING") and "Report(" in rows[0]
+    assert rows[1].startswith("COMPLETE") and "data/Train/Train_" in rows[1]
+    assert rows[2].startswith("COMPLETE") and rows[2].rstrip().endswith(".parquet")
+    svg = (tmp_path / "flow.svg").read_text()
+    assert svg.startswith("<svg") and svg.count('class="task complete"') == 2
+    assert svg.count('class="task pending"') == 1
+
+
+def test_reset_asks_unless_yes_and_resets_up_and_downstream(tmp_path):
+    assert daskflow("run", f"{PIPELINE}:Report", "--quiet", cwd=tmp_path).returncode == 0
+    files = lambda: sorted(p.parent.name for p in (tmp_path / "data").rglob("*-data.*"))  # noqa: E731
+    assert files() == ["GetData", "Report", "Train"]
+    refused = daskflow("reset", f"{PIPELINE}:GetData", cwd=tmp_path, stdin="")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert files() == ["GetData", "Report", "Train"]
+    out = daskflow("reset", f"{PIPELINE}:GetData", "--downstream", "--yes", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert files() == []
+    daskflow("run", f"{PIPELINE}:Report", "--quiet", cwd=tmp_path)
+    out = daskflow("reset", f"{PIPELINE}:Train", "--upstream", "--yes", cwd=tmp_path)
+    assert out.returncode == 0
+    assert files() == ["Report"]
+    out = daskflow("reset", f"{PIPELINE}:Report", "--yes", cwd=tmp_path)
+    assert files() == []
+
+
+def test_python_dash_m_is_the_same_command(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "daskflow", "preview", f"{PIPELINE}:GetData"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and "GetData-{'rows': '5'} (PENDING)" in out.stdout

@@ -1,0 +1,104 @@
+"""Pictures of the graph: daskflow's own SVG and HTML, graphviz when it is installed."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import daskflow as d6tflow
+from daskflow.graph import build
+from daskflow.visualize import Picture, svg, visualize
+
+
+class A(d6tflow.tasks.TaskPickle):
+    def run(self):
+        self.save(1)
+
+
+class B(d6tflow.tasks.TaskPickle):
+    n = d6tflow.IntParameter(default=2)
+
+    def requires(self):
+        return A()
+
+    def run(self):
+        raise ValueError("B breaks")
+
+
+@d6tflow.requires(B)
+class C(d6tflow.tasks.TaskPickle):
+    def run(self):
+        self.save(self.inputLoad())
+
+
+def _states(text: str) -> dict[str, str]:
+    root = ET.fromstring(text)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    return {
+        g.find("s:text", ns).text: g.get("class").split()[1]
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+    }
+
+
+def test_svg_colours_each_task_by_status_including_failed():
+    flow = d6tflow.Workflow(C)
+    flow.run(abort=False, execution_summary=False, scheduler="sync")
+    picture = flow.visualize()
+    assert isinstance(picture, Picture)
+    text = picture._repr_svg_()
+    assert _states(text) == {"A": "complete", "B": "failed", "C": "pending"}
+    assert "n=2" in text
+    assert picture._repr_html_() == text
+    assert text.count("marker-end") == 2  # A -> B -> C
+
+
+def test_svg_layout_is_left_to_right_and_escapes_text():
+    class Q(d6tflow.tasks.TaskPickle):
+        s = d6tflow.Parameter(default="<b>&amp;")
+
+    graph = build([Q()])
+    text = svg(graph, graph.status())
+    ET.fromstring(text)  # well-formed despite the markup in the parameter
+    assert "&lt;b&gt;&amp;amp;" in text
+
+
+def test_files_by_extension(tmp_path):
+    graph = build([C()])
+    complete = graph.status()
+    written = visualize(graph, complete, tmp_path / "g.html")
+    page = written.read_text()
+    assert written.suffix == ".html" and page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "pending 3" in page
+    if shutil.which("dot") is None:
+        assert visualize(graph, complete, tmp_path / "g.svg").read_text().startswith("<svg")
+        # a raster format needs graphviz: the page is written instead
+        fallback = visualize(graph, complete, tmp_path / "g.png")
+        assert fallback == tmp_path / "g.html"
+
+
+def test_graphviz_draws_when_installed(tmp_path):
+    pytest.importorskip("graphviz")
+    if shutil.which("dot") is None:
+        pytest.skip("graphviz's dot program is not installed")
+    flow = d6tflow.Workflow(C)
+    out = flow.visualize(tmp_path / "g.png")
+    assert out.suffix == ".png" and out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_large_layered_graph_draws_quickly_and_completely():
+    class L(d6tflow.tasks.TaskPickle):
+        layer = d6tflow.IntParameter()
+        i = d6tflow.IntParameter()
+
+        def requires(self):
+            if self.layer == 0:
+                return []
+            return [L(layer=self.layer - 1, i=j) for j in range(4)]
+
+    roots = [L(layer=7, i=j) for j in range(4)]
+    graph = build(roots)
+    text = svg(graph, graph.status())
+    assert text.count('class="task pending"') == 32
+    assert text.count("marker-end") == 7 * 16
