@@ -342,7 +342,10 @@ class Task:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
         check = cascade and settings.check_dependencies
-        order, deps = walk([self]) if check else ({self.task_id: self}, {self.task_id: ()})
+        if check or not isinstance(self, TaskData):  # an aggregator is its tasks' completeness
+            order, deps = walk([self])
+        else:
+            order, deps = {self.task_id: self}, {self.task_id: ()}
         return completeness(order, deps, check)[self.task_id]
 
     def reset(self, confirm: bool = False) -> bool:

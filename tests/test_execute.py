@@ -556,3 +556,23 @@ def test_in_memory_outputs_reach_downstream_and_the_caller(scheduler):
     assert Right().complete() and Root().complete()
     assert Right().outputLoad() == ["root", "right"]
     assert os.path.isfile(Left().output().path)
+
+
+def test_aggregator_is_incomplete_while_a_yielded_task_is_even_without_dependency_checks():
+    class Part(TaskPickle):
+        i = daskflow.IntParameter()
+
+        def run(self):
+            self.save(self.i)
+
+    class All(TaskAggregator):
+        def run(self):
+            yield Part(i=1)
+            yield Part(i=2)
+
+    daskflow.settings.check_dependencies = False
+    assert All().complete() is False
+    daskflow.run(All(), execution_summary=False, scheduler="sync")
+    assert All().complete() is True
+    Part(i=2).reset()
+    assert All().complete() is False
