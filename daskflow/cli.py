@@ -131,9 +131,42 @@ def _graph(cls: type[Task], params: dict[str, Any]) -> TaskGraph:
 # -- commands --------------------------------------------------------------------------------
 
 
+def parse_storage_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["client_kwargs.endpoint_url=http://...", "anon=true"]`` as nested fsspec options;
+    values that read as JSON (numbers, true/false, objects) are taken as JSON.
+
+    >>> parse_storage_options(["client_kwargs.endpoint_url=http://s3:9000", "anon=false"])
+    {'client_kwargs': {'endpoint_url': 'http://s3:9000'}, 'anon': False}
+    """
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--storage-option expects key=value, got {pair!r}")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        *parents, leaf = name.split(".")
+        node = options
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UsageError(f"--storage-option {name!r} conflicts with an earlier value")
+        node[leaf] = value
+    return options
+
+
 def _flow(args: argparse.Namespace) -> Workflow:
     if getattr(args, "dir", None):
         settings.set_dir(args.dir)
+    if getattr(args, "storage_option", None):
+        settings.storage_options = {
+            **settings.storage_options,
+            **parse_storage_options(args.storage_option),
+        }
     cls = load_task_class(args.task)
     return Workflow(cls, parse_params(cls, args.param))
 
@@ -244,6 +277,14 @@ def make_parser() -> argparse.ArgumentParser:
             help="a task parameter (repeatable)",
         )
         p.add_argument("--dir", metavar="URL", help="root of the outputs (path or fsspec URL)")
+        p.add_argument(
+            "--storage-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="an fsspec storage option, dotted for nesting "
+            "(client_kwargs.endpoint_url=http://...); repeatable",
+        )
         return p
 
     command("preview", "print the task tree with each task's status")

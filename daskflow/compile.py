@@ -126,15 +126,33 @@ def _record_commit(env: Environment | None, task: Task) -> None:
         client.set_metadata([COMMITTED, env.run_id, task.task_id], True)
 
 
+class Shipped:
+    """A task cloudpickled by the caller: its class reaches workers that cannot import it (a
+    script, a notebook, a module registered with ``cloudpickle.register_pickle_by_value``),
+    where Dask's own serializer would pickle nested objects by reference."""
+
+    def __init__(self, task: Task) -> None:
+        import cloudpickle
+
+        self.blob: bytes = cloudpickle.dumps(task)
+        self.task_id = task.task_id
+
+    def load(self) -> Task:
+        import cloudpickle
+
+        return cloudpickle.loads(self.blob)  # type: ignore[no-any-return]
+
+
 def compile_graph(
-    graph: TaskGraph, keys: Iterable[str], env: Environment | None = None
+    graph: TaskGraph, keys: Iterable[str], env: Environment | None = None, ship: bool = False
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
     Each node is ``(run_node, task, [upstream keys], {url: value}, env)``: the values of
     in-memory outputs of complete upstream tasks travel with it. With ``env`` (for workers
     in other processes) the node applies the caller's settings and working directory, and
-    returns values and errors in a form that survives pickling.
+    returns values and errors in a form that survives pickling; with ``ship`` each task
+    travels cloudpickled (:class:`Shipped`).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -154,18 +172,33 @@ def compile_graph(
         for d in ups:
             if d not in selected:
                 given.update(memory_values(graph.tasks[d]))
-        dsk[k] = (run_node, graph.tasks[k], [d for d in ups if d in selected], given, env)
+        task: Task | Shipped = Shipped(graph.tasks[k]) if ship else graph.tasks[k]
+        dsk[k] = (run_node, task, [d for d in ups if d in selected], given, env)
     return dsk
 
 
 def run_node(
-    task: Task,
+    task: Task | Shipped,
     upstream: list[NodeResult],
     given: dict[str, Any] | None = None,
     env: Environment | None = None,
 ) -> NodeResult:
     """Run one task in the current worker and report how it went; never raises."""
     key = task.task_id
+    if isinstance(task, Shipped):
+        try:
+            task = task.load()
+        except Exception as e:
+            return NodeResult(
+                key,
+                FAILED,
+                error=TaskError(
+                    f"{key} could not be unpickled on this worker: {type(e).__name__}: {e}; "
+                    "install the module that defines it on the workers"
+                ),
+                error_text="".join(traceback.format_exception(e)),
+                pid=os.getpid(),
+            )
     failed = [u.key for u in upstream if u.state != DONE]
     if failed:
         return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")

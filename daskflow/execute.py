@@ -67,7 +67,8 @@ def execute(
     run_id = uuid.uuid4().hex if sched.kind == "distributed" else None
     try:
         progress.start(sched.describe())
-        dsk = compile_graph(graph, keys, Environment.here(run_id) if sched.portable else None)
+        env = Environment.here(run_id) if sched.portable else None
+        dsk = compile_graph(graph, keys, env, ship=sched.kind == "distributed")
         results = sched.run(dsk, keys, graph, progress)
     finally:
         progress.close()

@@ -5,7 +5,7 @@ output) a line is written at most every ``interval`` seconds, and always at the 
 
     [daskflow] running 12 tasks on 2 local processes
     [daskflow] 5/12 tasks done: TaskA 4/4, TaskB 1/8
-    [daskflow] 12/12 tasks done: TaskA 4/4, TaskB 8/8 (1 failed)
+    [daskflow] 12/12 tasks done: TaskA 4/4, TaskB 8/8 (1 failed or skipped)
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Progress:
         """The progress text."""
         total = sum(self.totals.values())
         parts = ", ".join(f"{f} {self.done[f]}/{self.totals[f]}" for f in sorted(self.totals))
-        failed = f" ({self.failed} failed)" if self.failed else ""
+        failed = f" ({self.failed} failed or skipped)" if self.failed else ""
         return f"[daskflow] {sum(self.done.values())}/{total} tasks done: {parts}{failed}"
 
     def _write(self) -> None:

@@ -127,7 +127,7 @@ def _graphviz(
 ) -> Path | None:
     """Render with graphviz if both the package and ``dot`` are installed."""
     try:
-        import graphviz  # type: ignore[import-not-found, unused-ignore]
+        import graphviz
     except ImportError:
         return None
     if shutil.which("dot") is None:
