@@ -355,7 +355,15 @@ class Staging:
         self.entries[target.url] = (target, staged)
 
     def commit(self) -> None:
-        """Move every staged output into place (each one atomically)."""
+        """Move every staged output into place (each one atomically).
+
+        With several stored outputs, the old ones are removed first: if a commit fails
+        halfway the task is incomplete (and runs again), never a mix of two runs.
+        """
+        stored = [t for t, _ in self.entries.values() if not isinstance(t, MemoryTarget)]
+        if len(stored) > 1:
+            for target in stored:
+                target.remove()
         while self.entries:
             url = next(iter(self.entries))
             target, staged = self.entries.pop(url)
@@ -464,8 +472,11 @@ class DatasetTarget(Target):
         self.remove()
         if isinstance(fs, _local_fs_type()):
             os.replace(tmp, path)
-        else:
-            fs.mv(tmp, path, recursive=True)
+        else:  # object stores have no folders to rename: copy the parts (server side)
+            parts = sorted(fs.find(tmp))
+            if parts:
+                fs.copy(parts, [f"{path}/{p[len(tmp) :].lstrip('/')}" for p in parts])
+            fs.rm(tmp, recursive=True)
         fs.pipe_file(f"{path}/{self.MARKER}", b"")
         fs.invalidate_cache(path)
 
