@@ -7,6 +7,7 @@ import gzip
 import importlib.util
 import json
 import pickle
+import sys
 from dataclasses import dataclass
 
 import fsspec
@@ -200,8 +201,13 @@ def test_excel_round_trip(where):  # pragma: no cover - depends on openpyxl
     pd.testing.assert_frame_equal(get_format("excel").load(fs, path), df)
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="openpyxl is installed")
-def test_excel_without_openpyxl_gives_install_hint(where):
+@pytest.fixture
+def no_openpyxl(monkeypatch):
+    """openpyxl made unimportable, as on a machine without it."""
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+
+
+def test_excel_without_openpyxl_gives_install_hint(where, no_openpyxl):
     fs, path = _path(where, "x.xlsx")
     with pytest.raises(FormatError, match="pip install openpyxl"):
         get_format("excel").save(frame(), fs, path)
@@ -210,8 +216,7 @@ def test_excel_without_openpyxl_gives_install_hint(where):
         get_format("excel").load(fs, path)
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="openpyxl is installed")
-def test_excel_task_without_openpyxl_fails_with_hint(tmp_path):
+def test_excel_task_without_openpyxl_fails_with_hint(tmp_path, no_openpyxl):
     class Xl(d6tflow.tasks.TaskExcelPandas):
         def run(self):
             self.save(frame())
