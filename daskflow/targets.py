@@ -229,6 +229,17 @@ class Target:
         place on local disk, uploaded in one put to other storage. Inside :func:`staging`
         the commit waits until the staging commits.
         """
+        tmp = self._write_temporary(obj, kwargs)
+        staging = _staging.get()
+        if staging is not None:
+            staging.add(self, tmp)
+        else:
+            self._commit(tmp)
+        return self.path
+
+    def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
+        """Write ``obj`` whole to a temporary local file (beside the output on local disk,
+        for the rename); return its path, or remove it and raise."""
         from fsspec.implementations.local import LocalFileSystem
 
         path = self._open()[1]
@@ -242,14 +253,9 @@ class Target:
         try:
             self.format.save(obj, LocalFileSystem(), tmp, **kwargs)
         except BaseException:
-            _discard(tmp)
+            self._discard_staged(tmp)
             raise
-        staging = _staging.get()
-        if staging is not None:
-            staging.add(self, tmp)
-        else:
-            self._commit(tmp)
-        return self.path
+        return tmp
 
     def _discard_staged(self, tmp: Any) -> None:
         _discard(tmp)
@@ -446,7 +452,8 @@ class DatasetTarget(Target):
             )
         return self.format.load(fs, path, **kwargs)
 
-    def save(self, obj: Any, **kwargs: Any) -> Path | str:
+    def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
+        """Write the parts into a hidden sibling folder, on the output's own storage."""
         fs, path = self._open()
         folder, name = path.rsplit("/", 1)
         tmp = f"{folder}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
@@ -455,12 +462,7 @@ class DatasetTarget(Target):
         except BaseException:
             self._discard_staged(tmp)
             raise
-        staging = _staging.get()
-        if staging is not None:
-            staging.add(self, tmp)
-        else:
-            self._commit(tmp)
-        return self.path
+        return tmp
 
     def _discard_staged(self, tmp: Any) -> None:
         fs = self._open()[0]
