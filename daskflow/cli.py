@@ -27,6 +27,7 @@ from typing import Any
 from . import settings
 from .errors import DaskflowError
 from .graph import TaskGraph, build, downstream_of
+from .targets import MemoryTarget, redact
 from .tasks import Task, TaskData, flatten
 from .workflow import Workflow
 
@@ -244,7 +245,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for key in reversed(list(graph.tasks)):
         task = graph.tasks[key]
         where = ", ".join(
-            f"{t.url} (in memory)" if t.format.name == "cache" else str(t.url)
+            f"{redact(t.url)} (in memory)" if isinstance(t, MemoryTarget) else redact(t.url)
             for t in (flatten(task.output()) if isinstance(task, TaskData) else [])
         )
         rows.append(("COMPLETE" if status[key] else "PENDING", repr(task), where or "-"))

@@ -13,7 +13,7 @@ ran, failed (with its exception), or was skipped because something upstream fail
 failure stops only what depends on it, and independent branches finish and keep their outputs,
 whatever the scheduler. The node also returns the values of the task's in-memory outputs
 (``TaskCache``): they travel to downstream nodes as Dask arguments, and the task that runs
-finds them through :data:`daskflow.tasks.run_inputs` before it looks in storage.
+finds them through :data:`daskflow.targets.run_inputs`.
 
 A task whose ``run()`` is a generator yields the tasks it needs at run time (luigi's dynamic
 dependencies). The node builds and runs their missing part as a nested graph, in the worker,
@@ -36,8 +36,8 @@ from typing import Any
 from . import settings
 from .errors import TaskError
 from .graph import TaskGraph, build, to_run
-from .targets import MemoryTarget, base_dir, staging
-from .tasks import Task, flatten, memory_values, run_inputs
+from .targets import MemoryTarget, base_dir, data, redact, run_inputs, staging
+from .tasks import Task, _map_structure, flatten, memory_values
 
 __all__ = ["Environment", "NodeResult", "compile_graph", "run_node", "run_sync"]
 
@@ -143,8 +143,38 @@ class Shipped:
         return cloudpickle.loads(self.blob)  # type: ignore[no-any-return]
 
 
+class Unsendable:
+    """Stands for the in-memory values of complete upstream tasks that could not be pickled
+    for another process: the node that needed them fails, naming the task that made them."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _given(graph: TaskGraph, ups: list[str], env: Environment | None) -> Any:
+    """The in-memory values of complete upstream tasks ``ups``, for a node: as they are for
+    this process, cloudpickled (once) for another."""
+    given: dict[str, Any] = {}
+    for d in ups:
+        given.update(memory_values(graph.tasks[d]))
+    if env is None or not given:
+        return given
+    try:
+        return _dumps(given)
+    except Exception as e:
+        makers = [repr(graph.tasks[d]) for d in ups if memory_values(graph.tasks[d])]
+        return Unsendable(
+            f"the in-memory output of {', '.join(makers)} cannot be sent to another process "
+            f"({type(e).__name__}: {e}); save a picklable object, or use a file format"
+        )
+
+
 def compile_graph(
-    graph: TaskGraph, keys: Iterable[str], env: Environment | None = None, ship: bool = False
+    graph: TaskGraph,
+    keys: Iterable[str],
+    env: Environment | None = None,
+    ship: bool = False,
+    suffix: str = "",
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -152,7 +182,8 @@ def compile_graph(
     in-memory outputs of complete upstream tasks travel with it. With ``env`` (for workers
     in other processes) the node applies the caller's settings and working directory, and
     returns values and errors in a form that survives pickling; with ``ship`` each task
-    travels cloudpickled (:class:`Shipped`).
+    travels cloudpickled (:class:`Shipped`). ``suffix`` is appended to every Dask key, so
+    runs sharing a cluster never share a key (the results keep the task ids).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -168,23 +199,23 @@ def compile_graph(
     dsk: dict[str, Any] = {}
     for k in keys:
         ups = graph.deps[k]
-        given = {}
-        for d in ups:
-            if d not in selected:
-                given.update(memory_values(graph.tasks[d]))
+        given = _given(graph, [d for d in ups if d not in selected], env)
         task: Task | Shipped = Shipped(graph.tasks[k]) if ship else graph.tasks[k]
-        dsk[k] = (run_node, task, [d for d in ups if d in selected], given, env)
+        upstream = [d + suffix for d in ups if d in selected]
+        dsk[k + suffix] = (run_node, task, upstream, given, env)
     return dsk
 
 
 def run_node(
     task: Task | Shipped,
     upstream: list[NodeResult],
-    given: dict[str, Any] | None = None,
+    given: dict[str, Any] | bytes | Unsendable | None = None,
     env: Environment | None = None,
 ) -> NodeResult:
     """Run one task in the current worker and report how it went; never raises."""
     key = task.task_id
+    if isinstance(given, Unsendable):
+        return NodeResult(key, FAILED, error=TaskError(given.message), error_text=given.message)
     if isinstance(task, Shipped):
         try:
             task = task.load()
@@ -202,7 +233,12 @@ def run_node(
     failed = [u.key for u in upstream if u.state != DONE]
     if failed:
         return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")
-    values: dict[str, Any] = dict(given or {})
+    if isinstance(given, bytes):
+        import cloudpickle
+
+        values: dict[str, Any] = cloudpickle.loads(given)
+    else:
+        values = dict(given or {})
     for u in upstream:
         values.update(u.memory())
     if env is not None:
@@ -253,6 +289,9 @@ def run_node(
     finally:
         run_inputs.reset(tokens[0])
         base_dir.reset(tokens[1])
+        if env is not None:  # the caller holds in-memory outputs now, not this worker
+            for url in memory_values(task):
+                data.pop(url, None)
     return NodeResult(
         key,
         DONE,
@@ -272,7 +311,7 @@ def _attempt(task: Task) -> None:
         if missing:
             raise TaskError(
                 f"{task!r}.run() finished without saving "
-                f"{', '.join(str(t.url) for t in missing)}; call self.save(...) in run()"
+                f"{', '.join(redact(t.url) for t in missing)}; call self.save(...) in run()"
             )
         saved.commit()
 
@@ -320,21 +359,11 @@ def _drive(task: Task, gen: Any) -> None:
     try:
         needed = next(gen)
         while True:
-            handed = [task._hand_down(t) for t in flatten(needed)]
-            run_nested(handed)
-            by_id = {t.task_id: t.output() for t in handed}
-            outputs = _shape(needed, by_id)
-            needed = gen.send(outputs)
+            handed = _map_structure(task._hand_down, needed)
+            run_nested(flatten(handed))
+            needed = gen.send(_map_structure(lambda t: t.output(), handed))
     except StopIteration:
         return
-
-
-def _shape(struct: Any, by_id: dict[str, Any]) -> Any:
-    if isinstance(struct, dict):
-        return {k: _shape(v, by_id) for k, v in struct.items()}
-    if isinstance(struct, (list, tuple)):
-        return [_shape(v, by_id) for v in struct]
-    return by_id[struct.task_id]
 
 
 def run_nested(tasks: list[Task]) -> None:

@@ -37,7 +37,7 @@ from .errors import WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
 from .schedulers import open_scheduler, resolve, width
-from .targets import _data_lock, data
+from .targets import MemoryTarget, _data_lock, data
 from .tasks import Task, _confirm
 
 __all__ = ["RunResult", "execute", "run"]
@@ -59,7 +59,10 @@ def execute(
 
     The values of in-memory outputs the tasks made become loadable in this process.
     """
-    sched = resolve(scheduler, workers, width(graph, keys))
+    in_process = any(
+        t.url.startswith("memory://") for k in keys for t in graph.tasks[k].output_targets()
+    )
+    sched = resolve(scheduler, workers, width(graph, keys), in_process=in_process)
     if not keys:
         return {}
     progress = progress or Progress({}, enabled=False)
@@ -68,18 +71,24 @@ def execute(
     try:
         progress.start(sched.describe())
         env = Environment.here(run_id) if sched.portable else None
-        dsk = compile_graph(graph, keys, env, ship=sched.kind == "distributed")
-        results = sched.run(dsk, keys, graph, progress)
+        suffix = f"-{run_id[:8]}" if run_id else ""  # runs sharing a cluster share no key
+        dsk = compile_graph(graph, keys, env, ship=sched.kind == "distributed", suffix=suffix)
+        results = sched.run(dsk, keys, graph, progress, suffix)
     finally:
         progress.close()
-        if run_id is not None:
-            sched.client.set_metadata([COMMITTED, run_id], None)
-        sched.close()
+        try:
+            if run_id is not None:
+                sched.client.set_metadata([COMMITTED, run_id], None)
+        finally:
+            sched.close()
     if sched.portable:
-        with _data_lock:  # in-memory outputs made elsewhere become loadable here
-            for r in results.values():
+        with _data_lock:
+            for key, r in results.items():
                 if r.state == DONE:
-                    data.update(r.memory())
+                    for t in graph.tasks[key].output_targets():
+                        if not isinstance(t, MemoryTarget):
+                            data.pop(t.url, None)  # a file cached here before the run is stale
+                    data.update(r.memory())  # in-memory outputs made elsewhere live here
     return results
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "build",
     "downstream_of",
     "forced_keys",
+    "levels",
     "preview_text",
     "to_run",
     "upstream_of",
@@ -108,6 +109,23 @@ def downstream_of(graph: TaskGraph, keys: Iterable[str]) -> set[str]:
     ['b', 'c']
     """
     return _reach(keys, graph.dependents)
+
+
+def levels(graph: TaskGraph, keys: Iterable[str] | None = None) -> dict[str, int]:
+    """Each task's level: the length of the longest path to it from a task with no
+    dependencies (among ``keys``, default all), in graph order.
+
+    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': (), 'c': ('a', 'b')}, ('c',),
+    ...               {'a': ('c',), 'b': ('c',), 'c': ()})
+    >>> levels(g)
+    {'a': 0, 'b': 0, 'c': 1}
+    """
+    selected = set(graph.tasks if keys is None else keys)
+    level: dict[str, int] = {}
+    for k in graph.tasks:  # dependencies first
+        if k in selected:
+            level[k] = 1 + max((level[d] for d in graph.deps[k] if d in selected), default=-1)
+    return level
 
 
 def to_run(graph: TaskGraph, complete: Mapping[str, bool], forced: Iterable[str] = ()) -> list[str]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from typing import Any
 from . import settings
 from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult, run_sync
 from .errors import ClusterError, TaskError, WorkflowError
-from .graph import TaskGraph
+from .graph import TaskGraph, levels
 from .progress import Progress
 
 __all__ = ["Scheduler", "resolve", "width"]
@@ -68,14 +69,7 @@ def width(graph: TaskGraph, keys: list[str]) -> int:
     >>> width(g, ['a', 'b', 'c']), width(g, ['a', 'c'])
     (2, 1)
     """
-    selected = set(keys)
-    level: dict[str, int] = {}
-    for k in graph.tasks:  # dependencies first
-        if k in selected:
-            level[k] = 1 + max((level[d] for d in graph.deps[k] if d in selected), default=-1)
-    counts: dict[int, int] = {}
-    for lv in level.values():
-        counts[lv] = counts.get(lv, 0) + 1
+    counts = Counter(levels(graph, keys).values())
     return max(counts.values(), default=0)
 
 
@@ -123,11 +117,17 @@ class Scheduler:
     # -- running -----------------------------------------------------------------------------
 
     def run(
-        self, dsk: Mapping[str, Any], keys: list[str], graph: TaskGraph, progress: Progress
+        self,
+        dsk: Mapping[str, Any],
+        keys: list[str],
+        graph: TaskGraph,
+        progress: Progress,
+        suffix: str = "",
     ) -> dict[str, NodeResult]:
-        """Run the compiled graph; a :class:`NodeResult` for every key."""
+        """Run the compiled graph (its Dask keys are the task ids + ``suffix``); a
+        :class:`NodeResult` for every task id in ``keys``."""
         if self.kind == "distributed":
-            return self._run_distributed(dsk, keys, graph, progress)
+            return self._run_distributed(dsk, keys, graph, progress, suffix)
         return self._run_local(dsk, keys, graph, progress)
 
     def _run_local(
@@ -178,22 +178,29 @@ class Scheduler:
             )
 
     def _run_distributed(
-        self, dsk: Mapping[str, Any], keys: list[str], graph: TaskGraph, progress: Progress
+        self,
+        dsk: Mapping[str, Any],
+        keys: list[str],
+        graph: TaskGraph,
+        progress: Progress,
+        suffix: str,
     ) -> dict[str, NodeResult]:
         from distributed import as_completed
 
-        futures = self.client.get(_annotated(dsk, graph), keys, sync=False)
+        dask_keys = [k + suffix for k in keys]
+        futures = self.client.get(_annotated(dsk, graph, suffix), dask_keys, sync=False)
         finished: dict[str, NodeResult] = {}
         errors: dict[str, BaseException] = {}
         try:
             for future in as_completed(futures, loop=self.client.loop):
+                key = future.key[: len(future.key) - len(suffix)]
                 if future.status == "finished":
                     result = future.result()
-                    finished[future.key] = result
-                    progress.finished(future.key, result.state == DONE)
+                    finished[key] = result
+                    progress.finished(key, result.state == DONE)
                 else:
-                    errors[future.key] = future.exception()
-                    progress.finished(future.key, False)
+                    errors[key] = future.exception()
+                    progress.finished(key, False)
         finally:
             for future in futures:
                 future.release()
@@ -254,12 +261,12 @@ def _fill(
     return out
 
 
-def _annotated(dsk: Mapping[str, Any], graph: TaskGraph) -> Any:
+def _annotated(dsk: Mapping[str, Any], graph: TaskGraph, suffix: str = "") -> Any:
     """The graph, with each task's ``resources`` as a Dask annotation (a layer per set of
     resources, so no graph optimisation can drop them)."""
     groups: dict[Any, dict[str, Any]] = {}
     for key, node in dsk.items():
-        res = getattr(graph.tasks[key], "resources", None)
+        res = graph.tasks[key[: len(key) - len(suffix)]].resources
         groups.setdefault(tuple(sorted(res.items())) if res else None, {})[key] = node
     if list(groups) == [None]:
         return dict(dsk)
@@ -293,11 +300,27 @@ def _connect(address: str) -> Any:
         ) from e
 
 
-def resolve(scheduler: Any = None, workers: int | None = None, parallel: int = 2) -> Scheduler:
+def resolve(
+    scheduler: Any = None, workers: int | None = None, parallel: int = 2, in_process: bool = False
+) -> Scheduler:
     """The scheduler a run uses (see the module docstring); nothing is started yet.
 
-    ``parallel`` is how many of the run's tasks could run at once (:func:`width`).
+    ``parallel`` is how many of the run's tasks could run at once (:func:`width`);
+    ``in_process`` says outputs live in this process's memory (``memory://``), so the run
+    must stay here: the default becomes threads, and other processes are refused.
     """
+    chosen = _resolve(scheduler, workers, parallel)
+    if in_process and chosen.portable:
+        if scheduler is None and settings.scheduler is None:
+            return Scheduler("threads", workers=workers) if parallel > 1 else Scheduler("sync")
+        raise WorkflowError(
+            f"outputs under memory:// live in this process, so they cannot be made by the "
+            f"{chosen.kind} scheduler; use scheduler='sync' or 'threads', or a shared store"
+        )
+    return chosen
+
+
+def _resolve(scheduler: Any, workers: int | None, parallel: int) -> Scheduler:
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise WorkflowError(f"workers must be a positive integer, got {workers!r}")
     if scheduler is None:

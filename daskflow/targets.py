@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from . import settings
@@ -46,12 +47,28 @@ __all__ = [
     "exists_many",
     "make_target",
     "redact",
+    "run_inputs",
     "staging",
 ]
 
 data: dict[str, Any] = {}
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
 _data_lock = threading.Lock()
+
+run_inputs: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "daskflow_run_inputs", default=MappingProxyType({})
+)
+"""Values of in-memory outputs handed to the task running now (by URL): set by the node that
+runs it in a worker, where they did not come from this process's :data:`data`."""
+
+
+def _memory_value(url: str) -> tuple[bool, Any]:
+    given = run_inputs.get()
+    if url in given:
+        return True, given[url]
+    if url in data:
+        return True, data[url]
+    return False, None
 
 
 def _is_local(url: str) -> bool:
@@ -300,19 +317,19 @@ class MemoryTarget(Target):
         return self.url
 
     def exists(self) -> bool:
-        return self.url in data
+        return _memory_value(self.url)[0]
 
     def load(self, cached: bool = True, **kwargs: Any) -> Any:
         staging = _staging.get()
         if staging is not None and self.url in staging.entries:
             return staging.entries[self.url][1]
-        try:
-            return data[self.url]
-        except KeyError:
+        found, value = _memory_value(self.url)
+        if not found:
             raise OutputNotFoundError(
-                f"in-memory output {self.url} does not exist in this process; "
+                f"in-memory output {redact(self.url)} does not exist in this process; "
                 "make sure the task is complete (run the flow first)"
-            ) from None
+            )
+        return value
 
     def save(self, obj: Any, **kwargs: Any) -> str:
         staging = _staging.get()
@@ -471,14 +488,16 @@ class DatasetTarget(Target):
 
     def _commit(self, tmp: Any) -> None:
         fs, path = self._open()
-        self.remove()
-        if isinstance(fs, _local_fs_type()):
-            os.replace(tmp, path)
-        else:  # object stores have no folders to rename: copy the parts (server side)
-            parts = sorted(fs.find(tmp))
-            if parts:
-                fs.copy(parts, [f"{path}/{p[len(tmp) :].lstrip('/')}" for p in parts])
-            fs.rm(tmp, recursive=True)
+        try:
+            self.remove()
+            if isinstance(fs, _local_fs_type()):
+                os.replace(tmp, path)
+            else:  # object stores have no folders to rename: copy the parts (server side)
+                parts = sorted(fs.find(tmp))
+                if parts:
+                    fs.copy(parts, [f"{path}/{p[len(tmp) :].lstrip('/')}" for p in parts])
+        finally:
+            self._discard_staged(tmp)  # whatever happened, the hidden folder goes
         fs.pipe_file(f"{path}/{self.MARKER}", b"")
         fs.invalidate_cache(path)
 
@@ -567,7 +586,7 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
     answers = [False] * len(targets)
     for i, t in enumerate(targets):
         if isinstance(t, MemoryTarget):
-            answers[i] = t.url in data
+            answers[i] = t.exists()
         else:
             opts = tuple(sorted((k, repr(v)) for k, v in t.storage_options.items()))
             groups[(t.probe[0], opts)].append(i)

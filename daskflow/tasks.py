@@ -33,13 +33,11 @@ This module never imports dask: a task is plain Python, picklable to any worker.
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar, dataclass_transform
 
 from . import settings
@@ -54,7 +52,7 @@ from .errors import (
     TaskIncompleteError,
 )
 from .parameters import PRIVATE, Parameter, adopt
-from .targets import MemoryTarget, Target, data, exists_many, make_target
+from .targets import MemoryTarget, Target, data, exists_many, make_target, redact
 
 __all__ = [
     "Task",
@@ -84,12 +82,6 @@ TASK_ID_TRUNCATE_HASH = 10
 _INVALID_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _KEY = re.compile(r"[A-Za-z0-9_.=+-]+")
 CONTEXT_ATTRS = ("path", "flows", "storage_options")
-
-# Values of in-memory outputs handed to the task that runs now (by target URL): set by the
-# node that runs a task, read by inputLoad before it opens a target.
-run_inputs: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "daskflow_run_inputs", default=MappingProxyType({})
-)
 
 
 def task_id_str(family: str, str_params: Mapping[str, str]) -> str:
@@ -342,7 +334,7 @@ class Task:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
         check = cascade and settings.check_dependencies
-        if check or not isinstance(self, TaskData):  # an aggregator is its tasks' completeness
+        if check or isinstance(self, TaskAggregator):  # an aggregator is its tasks' completeness
             order, deps = walk([self])
         else:
             order, deps = {self.task_id: self}, {self.task_id: ()}
@@ -538,9 +530,6 @@ class TaskData(Task):
             target.save(data[key], **kwargs)
 
     def _load_target(self, target: Target, cached: bool) -> Any:
-        values = run_inputs.get()
-        if target.url in values:
-            return values[target.url]
         return target.load(cached=cached)
 
     def _load_own(self, keys: Any, as_dict: bool, cached: bool) -> Any:
@@ -565,13 +554,17 @@ class TaskData(Task):
         with ``as_dict=True``, one object for ``keys='name'`` or a list for
         ``keys=['a', 'b']``. Raises if the task is not complete.
         """
+        self._check_keys(keys)
+        return super().outputLoad(keys, as_dict, cached)
+
+    def _check_keys(self, keys: Any) -> None:
+        """A single output is called 'data'; asking it for another key is a mistake."""
         if keys is not None and list(self.persist) == ["data"]:
             wanted = [keys] if isinstance(keys, str) else list(keys)
             if wanted != ["data"]:
                 raise OutputKeyError(
                     f"Key name does not match: {self!r} has one output ('data'), asked for {keys!r}"
                 )
-        return super().outputLoad(keys, as_dict, cached)
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -814,19 +807,21 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
     order: dict[str, Task] = {}
     deps: dict[str, tuple[str, ...]] = {}
     seen: dict[str, Task] = {}
-    on_path: list[str] = []
+    on_path: list[str] = []  # the current path, in order (to name a cycle) ...
+    on_path_set: set[str] = set()  # ... and as a set (to test membership in O(1))
     for root in roots:
         if root.task_id in order:
             continue
         _check_same(seen, root)
         stack: list[tuple[Task, Iterator[Task], list[str]]] = [(root, iter(root.deps()), [])]
         on_path.append(root.task_id)
+        on_path_set.add(root.task_id)
         while stack:
             task, children, child_ids = stack[-1]
             child = next(children, None)
             if child is None:
                 stack.pop()
-                on_path.pop()
+                on_path_set.discard(on_path.pop())
                 order[task.task_id] = task
                 deps[task.task_id] = tuple(dict.fromkeys(child_ids))
                 continue
@@ -835,10 +830,11 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
             _check_same(seen, child)
             if key in order:
                 continue
-            if key in on_path:
+            if key in on_path_set:
                 cycle = [*on_path[on_path.index(key) :], key]
                 raise DependencyCycleError(cycle)
             on_path.append(key)
+            on_path_set.add(key)
             stack.append((child, iter(child.deps()), []))
     return order, deps
 
@@ -851,7 +847,7 @@ def _check_same(seen: dict[str, Task], task: Task) -> None:
     if prior._folder() != task._folder():
         raise TaskDefinitionError(
             f"{task!r} appears in one graph with two output locations, "
-            f"{prior._folder()} and {task._folder()}; give both the same path"
+            f"{redact(prior._folder())} and {redact(task._folder())}; give both the same path"
         )
 
 
@@ -862,13 +858,14 @@ def completeness(
     check of all their outputs.
 
     A task is complete when all its outputs exist and, with ``check_dependencies`` (unless it
-    is ``external``), all its upstream tasks are complete. A task without outputs of its own
-    (a ``TaskAggregator``) is complete when its upstream tasks are.
+    is ``external``), all its upstream tasks are complete. A task without outputs is never
+    complete (as in luigi), except a ``TaskAggregator``, which is complete when the tasks it
+    yields are.
     """
     targets: list[Target] = []
     spans: dict[str, tuple[int, int]] = {}
     for key, task in order.items():
-        outs = task.output_targets() if isinstance(task, TaskData) else []
+        outs = task.output_targets()
         spans[key] = (len(targets), len(targets) + len(outs))
         targets.extend(outs)
     try:
@@ -885,12 +882,11 @@ def completeness(
     for key, task in order.items():
         a, b = spans[key]
         upstream_ok = all(complete[d] for d in deps[key])
-        if not isinstance(task, TaskData):
+        if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
             complete[key] = upstream_ok
-        elif check_dependencies and not task.external:
-            complete[key] = all(found[a:b]) and upstream_ok
-        else:
-            complete[key] = all(found[a:b])
+            continue
+        own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
+        complete[key] = own and (upstream_ok or task.external or not check_dependencies)
     return complete
 
 

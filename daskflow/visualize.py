@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from .graph import TaskGraph
+from .graph import TaskGraph, levels
 
 __all__ = ["Picture", "svg", "visualize"]
 
@@ -44,9 +44,7 @@ def _labels(graph: TaskGraph, key: str) -> tuple[str, str]:
 
 def _layout(graph: TaskGraph) -> dict[str, tuple[float, float, float]]:
     """``{key: (x, y, width)}``."""
-    level: dict[str, int] = {}
-    for k in graph.tasks:  # dependencies first
-        level[k] = 1 + max((level[d] for d in graph.deps[k]), default=-1)
+    level = levels(graph)
     columns: dict[int, list[str]] = {}
     for k, lv in level.items():
         columns.setdefault(lv, []).append(k)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .errors import WorkflowError
+from .errors import TaskIncompleteError, WorkflowError
 from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .graph import build, downstream_of, preview_text
@@ -267,15 +267,19 @@ class Workflow:
 
         A class that appears with several parameter sets is keyed by task id instead.
         """
-        order, _ = walk([self.get_task(task)])
-        tasks = [t for t in reversed(order.values()) if isinstance(t, TaskData)]
+        graph = build([self.get_task(task)])
+        complete = graph.status()  # one status pass for the whole graph
+        tasks = [t for t in list(graph.tasks.values())[::-1] if isinstance(t, TaskData)]
         names = [type(t).__name__ for t in tasks]
-        return {
-            (name if names.count(name) == 1 else t.task_id): t.outputLoad(
-                keys=keys, as_dict=as_dict, cached=cached
+        loaded = {}
+        for name, t in zip(names, tasks, strict=True):
+            t._check_keys(keys)
+            if not complete[t.task_id]:
+                raise TaskIncompleteError(f"Cannot load {t!r}, task not complete, run flow first")
+            loaded[name if names.count(name) == 1 else t.task_id] = t._load_own(
+                keys, as_dict, cached
             )
-            for name, t in zip(names, tasks, strict=True)
-        }
+        return loaded
 
     def outputLoadMeta(self, task: Any = None) -> Any:
         """The metadata the task saved with ``metaSave``."""

@@ -548,3 +548,29 @@ def test_progress_names_the_cluster_and_its_dashboard(client, capsys):
     assert lines[0].startswith("[daskflow] running 3 tasks on ")
     assert f"(dashboard: {client.dashboard_link})" in lines[0]
     assert lines[-1] == "[daskflow] 3/3 tasks done: Branch 2/2, Join 1/1"
+
+
+# -- two runs of different roots at once on one cluster -------------------------------------
+
+
+class SlowOut(TaskPickle):
+    def run(self):
+        time.sleep(0.5)
+        self.save(os.getpid())
+
+
+def test_two_runs_with_different_roots_on_one_cluster_each_write_their_own(client, tmp_path):
+    results = {}
+
+    def run(env):
+        flow = daskflow.Workflow(SlowOut, path=str(tmp_path / env))
+        results[env] = flow.run(scheduler=client, execution_summary=False)
+
+    threads = [threading.Thread(target=run, args=(env,)) for env in ("dev", "prod")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [results[e].status for e in ("dev", "prod")] == ["SUCCESS", "SUCCESS"]
+    for env in ("dev", "prod"):
+        assert daskflow.Workflow(SlowOut, path=str(tmp_path / env)).complete(), env

@@ -576,3 +576,27 @@ def test_aggregator_is_incomplete_while_a_yielded_task_is_even_without_dependenc
     assert All().complete() is True
     Part(i=2).reset()
     assert All().complete() is False
+
+
+def test_a_plain_task_with_its_own_output_runs_and_completes(tmp_path):
+    from daskflow.targets import Target
+
+    class Plain(daskflow.tasks.Task):
+        def output(self):
+            return Target(str(tmp_path / "plain.pkl"), "pickle")
+
+        def run(self):
+            self.output().save("made")
+
+    assert Plain().complete() is False
+    result = daskflow.run(Plain(), scheduler="sync", execution_summary=False)
+    assert [repr(t) for t in result.ran] == ["Plain()"]
+    assert Plain().complete() is True
+
+
+def test_a_plain_task_without_outputs_is_never_complete():
+    class NoOutputs(daskflow.tasks.Task):
+        def run(self):
+            pass
+
+    assert NoOutputs().complete() is False

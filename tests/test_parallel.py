@@ -543,3 +543,97 @@ def test_two_processes_running_the_same_flow_at_once(tmp_path):
     assert blob["sums"] == [sum(range(n)), 2 * sum(range(n))]
     first = blob["blob"][:1]
     assert first in (b"o", b"t") and blob["blob"] == first * 8_000_000
+
+
+# -- values and caches around worker processes -----------------------------------------------
+
+
+class LockHolder(TaskCache):
+    def run(self):
+        self.save(threading.Lock())
+
+
+class NeedsLock(TaskPickle):
+    def requires(self):
+        return LockHolder()
+
+    def run(self):
+        self.save("never")
+
+
+class Independent(TaskPickle):
+    def run(self):
+        self.save("ran")
+
+
+def test_unpicklable_complete_cache_value_fails_only_its_dependents():
+    daskflow.run(LockHolder(), scheduler="sync", execution_summary=False)
+    result = daskflow.run(
+        [NeedsLock(), Independent()], scheduler="processes", abort=False, execution_summary=False
+    )
+    assert [repr(t) for t in result.failed] == ["NeedsLock()"]
+    assert "LockHolder()" in str(result.errors[NeedsLock().task_id])
+    assert Independent().outputLoad() == "ran"
+
+
+class Counter_(TaskPickle):
+    def run(self):
+        RAN.append("Counter_")
+        self.save(len(RAN))
+
+
+def test_cached_load_is_not_stale_after_a_rerun_in_worker_processes():
+    flow = daskflow.Workflow(Counter_)
+    flow.run(scheduler="sync", execution_summary=False)
+    assert flow.outputLoad(cached=True) == 1
+    flow.run(forced_all=True, scheduler="processes", execution_summary=False)
+    assert flow.outputLoad(cached=True) == 2
+
+
+class AggLeaf(TaskCache):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        RAN.append(f"AggLeaf {self.i}")
+        self.save(self.i)
+
+
+class Agg(daskflow.tasks.TaskAggregator):
+    def run(self):
+        yield AggLeaf(i=1)
+        yield AggLeaf(i=2)
+
+
+def test_aggregator_in_a_worker_does_not_rerun_its_in_memory_tasks():
+    daskflow.run(Agg(), scheduler="processes", execution_summary=False)
+    assert sorted(RAN) == ["AggLeaf 1", "AggLeaf 2"]
+    assert Agg().outputLoad() == [1, 2]
+
+
+class InMemoryStore(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        self.save(self.i)
+
+
+class InMemoryJoin(TaskPickle):
+    def requires(self):
+        return [InMemoryStore(i=1), InMemoryStore(i=2)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+
+
+def test_memory_url_outputs_stay_in_this_process():
+    daskflow.set_dir("memory://daskflow-test-root")
+    try:
+        flow = daskflow.Workflow(InMemoryJoin)
+        flow.run(execution_summary=False)  # the default must not pick worker processes
+        assert flow.outputLoad() == 3
+        with pytest.raises(daskflow.errors.WorkflowError, match="memory://"):
+            flow.run(scheduler="processes", forced_all_upstream=True, execution_summary=False)
+    finally:
+        import fsspec
+
+        fsspec.filesystem("memory").rm("/daskflow-test-root", recursive=True)

@@ -521,3 +521,32 @@ def test_memory_url_with_settings_dirpath_and_env(memory_url):
     flow.run(scheduler="sync", execution_summary=False)
     assert flow.outputLoad() == {"sum": 3, "rows": 3}
     assert not MemSum().complete()
+
+
+# dask's parquet writer (dask 2026.8) still passes inplace=True to pandas 3.1
+@pytest.mark.filterwarnings(
+    r"ignore:The inplace keyword in DataFrame\.(reset|set)_index is deprecated"
+    ":pandas.errors.Pandas4Warning"
+)
+def test_failed_dataset_commit_leaves_no_hidden_folder(tmp_path, monkeypatch):
+    import os
+
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from daskflow.errors import DaskflowError
+    from daskflow.targets import make_target
+
+    target = make_target(str(tmp_path / "ds.parquet"), "dask-parquet", {})
+    frame = dd.from_pandas(pd.DataFrame({"i": range(4)}), npartitions=2)
+
+    def refuse(src, dst):
+        raise OSError("refused")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="refused"):
+        target.save(frame)
+    monkeypatch.undo()
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+    assert not isinstance(OSError("x"), DaskflowError)
