@@ -241,8 +241,13 @@ def run_node(
         values = dict(given or {})
     for u in upstream:
         values.update(u.memory())
-    if env is not None:
-        settings.apply(env.settings)
+    with settings.applied(env.settings if env is not None else {}):
+        return _run_task(task, values, env)
+
+
+def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> NodeResult:
+    """Run the task (with its retries) given its upstream in-memory values."""
+    key = task.task_id
     if committed_in_run(env, task):
         logger.info("%r was committed earlier in this run; not run again", task)
         return NodeResult(key, DONE, pid=os.getpid())

@@ -54,7 +54,11 @@ class TaskGraph:
 
     def status(self, check_dependencies: bool | None = None) -> dict[str, bool]:
         """``{task_id: complete}`` for every task, from one bulk existence check."""
-        check = settings.check_dependencies if check_dependencies is None else check_dependencies
+        check = (
+            settings.current("check_dependencies")
+            if check_dependencies is None
+            else check_dependencies
+        )
         return completeness(self.tasks, self.deps, check)
 
     @property

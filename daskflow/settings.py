@@ -39,15 +39,19 @@ connect_timeout : float
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "apply",
+    "applied",
     "cached",
     "check_dependencies",
     "connect_timeout",
+    "current",
     "dir",
     "dirpath",
     "execution_summary",
@@ -89,12 +93,38 @@ def snapshot() -> dict[str, Any]:
     return {name: globals()[name] for name in SHARED}
 
 
-def apply(values: dict[str, Any]) -> None:
-    """Set the settings from a :func:`snapshot` (in a worker process)."""
+_override: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "daskflow_settings", default=None
+)
+
+
+def current(name: str) -> Any:
+    """The value of setting ``name`` for the code running now: the caller's value while a
+    task from another process runs here (see :func:`applied`), else this module's."""
+    override = _override.get()
+    if override is not None and name in override:
+        return override[name]
+    return globals()[name]
+
+
+@contextlib.contextmanager
+def applied(values: dict[str, Any]) -> Iterator[None]:
+    """Use a :func:`snapshot`'s values for the code run inside.
+
+    daskflow reads them through :func:`current`, for this thread or task only, so tasks of
+    different runs on one worker never see each other's settings. The module attributes are
+    set too, for task code that reads ``settings.dirpath`` itself (those are per process:
+    with runs of different settings on one worker, such code sees the latest).
+    """
     unknown = set(values) - set(SHARED)
     if unknown:
         raise KeyError(f"not shared settings: {sorted(unknown)}")
     globals().update(values)
+    token = _override.set(dict(values))
+    try:
+        yield
+    finally:
+        _override.reset(token)
 
 
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:

@@ -219,7 +219,7 @@ class Target:
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
         """Read the output. With ``cached`` (or ``settings.cached``) keep it in :data:`data`."""
-        cached = cached or settings.cached
+        cached = cached or settings.current("cached")
         if cached and self.url in data:
             return data[self.url]
         staging = _staging.get()

@@ -333,7 +333,7 @@ class Task:
     def complete(self, cascade: bool = True) -> bool:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
-        check = cascade and settings.check_dependencies
+        check = cascade and settings.current("check_dependencies")
         if check or isinstance(self, TaskAggregator):  # an aggregator is its tasks' completeness
             order, deps = walk([self])
         else:
@@ -480,7 +480,7 @@ class TaskData(Task):
     # -- where outputs live -----------------------------------------------------------------
 
     def _root(self) -> str:
-        root = self.__dict__.get("path") or type(self).path or settings.dirpath
+        root = self.__dict__.get("path") or type(self).path or settings.current("dirpath")
         return str(root).rstrip("/") or "/"
 
     def _folder(self) -> str:
@@ -491,10 +491,10 @@ class TaskData(Task):
         return "/".join(parts)
 
     def _storage_options(self) -> dict[str, Any]:
-        return {**settings.storage_options, **(self.storage_options or {})}
+        return {**settings.current("storage_options"), **(self.storage_options or {})}
 
     def _file_name(self, key: str, ext: str) -> str:
-        if settings.save_with_param and self.save_attrib:
+        if settings.current("save_with_param") and self.save_attrib:
             return f"{self.task_id}-{key}.{ext}"
         return f"{key}.{ext}"
 

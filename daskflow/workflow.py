@@ -182,7 +182,7 @@ class Workflow:
     def _root(self, cls: type[Task]) -> Any:
         if self.env is None:
             return self.path
-        base = self.path or cls.path or settings.dirpath
+        base = self.path or cls.path or settings.current("dirpath")
         return f"{str(base).rstrip('/')}/env={self.env}"
 
     def get_task(self, task: Any = None) -> Task:

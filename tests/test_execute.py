@@ -600,3 +600,34 @@ def test_a_plain_task_without_outputs_is_never_complete():
             pass
 
     assert NoOutputs().complete() is False
+
+
+def test_tasks_of_two_runs_in_one_worker_each_see_their_own_settings(tmp_path):
+    """A worker runs tasks of several runs in threads at once: each node applies the settings
+    its caller sent for its own thread only."""
+    from daskflow import settings
+    from daskflow.compile import DONE, Environment, run_node
+
+    both_started = threading.Barrier(2, timeout=30)
+
+    class Where(TaskPickle):
+        def run(self):
+            both_started.wait()  # both nodes are inside their settings now
+            self.save(str(self.output().path))
+
+    results = {}
+
+    def node(name):
+        snapshot = {**settings.snapshot(), "dirpath": str(tmp_path / name)}
+        results[name] = run_node(Where(), [], {}, Environment(snapshot, str(tmp_path)))
+
+    threads = [threading.Thread(target=node, args=(n,)) for n in ("dev", "prod")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [results[n].state for n in ("dev", "prod")] == [DONE, DONE]
+    for name in ("dev", "prod"):
+        (written,) = (tmp_path / name / "Where").glob("*.pkl")
+        assert name in written.parent.parent.name
+    assert settings.dirpath != str(tmp_path / "dev")  # the caller's settings are untouched
