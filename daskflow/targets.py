@@ -119,9 +119,7 @@ _INSTALL_HINTS = {
 
 def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     if "://" not in url and not storage_options:  # a plain local path: no URL to parse
-        from fsspec.implementations.local import LocalFileSystem
-
-        return LocalFileSystem(), os.path.abspath(resolve(url))
+        return _local_fs(), os.path.abspath(resolve(url))
     from fsspec.core import url_to_fs
 
     try:
@@ -224,9 +222,7 @@ class Target:
             return data[self.url]
         staging = _staging.get()
         if staging is not None and self.url in staging.entries:
-            from fsspec.implementations.local import LocalFileSystem
-
-            return self.format.load(LocalFileSystem(), staging.entries[self.url][1], **kwargs)
+            return self.format.load(_local_fs(), staging.entries[self.url][1], **kwargs)
         fs, path = self._open()
         try:
             value = self.format.load(fs, path, **kwargs)
@@ -257,8 +253,6 @@ class Target:
     def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
         """Write ``obj`` whole to a temporary local file (beside the output on local disk,
         for the rename); return its path, or remove it and raise."""
-        from fsspec.implementations.local import LocalFileSystem
-
         path = self._open()[1]
         if _is_local(self.url):
             folder, name = os.path.split(path)
@@ -268,7 +262,7 @@ class Target:
             fd, tmp = tempfile.mkstemp(prefix="daskflow-", suffix=f"-{self.name}")
             os.close(fd)
         try:
-            self.format.save(obj, LocalFileSystem(), tmp, **kwargs)
+            self.format.save(obj, _local_fs(), tmp, **kwargs)
         except BaseException:
             self._discard_staged(tmp)
             raise
@@ -490,7 +484,7 @@ class DatasetTarget(Target):
         fs, path = self._open()
         try:
             self.remove()
-            if isinstance(fs, _local_fs_type()):
+            if isinstance(fs, type(_local_fs())):
                 os.replace(tmp, path)
             else:  # object stores have no folders to rename: copy the parts (server side)
                 parts = sorted(fs.find(tmp))
@@ -512,10 +506,17 @@ class DatasetTarget(Target):
     invalidate = remove
 
 
-def _local_fs_type() -> type:
-    from fsspec.implementations.local import LocalFileSystem
+_local: Any = None
 
-    return LocalFileSystem  # type: ignore[no-any-return]
+
+def _local_fs() -> Any:
+    """fsspec's local filesystem (one instance: it holds no state of its own)."""
+    global _local
+    if _local is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        _local = LocalFileSystem()
+    return _local
 
 
 def make_target(url: str, format: Format | str, storage_options: Mapping[str, Any]) -> Target:
