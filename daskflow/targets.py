@@ -203,17 +203,21 @@ class Target:
         return self._fs_path
 
     def exists(self) -> bool:
-        """Whether the output is there (a committed file)."""
-        if "://" not in self.url:
-            return os.path.isfile(resolve(self.url))
+        """Whether the output is there: its :attr:`probe` file, freshly checked."""
+        folder, name = self.probe
+        url = f"{folder}/{name}"
+        if "://" not in url:
+            return os.path.isfile(resolve(url))
         fs, path = self._open()
+        if url != self.url:  # the probe is a file inside the output (a dataset's marker)
+            path = f"{path}/{name}"
         try:
             fs.invalidate_cache(path)
             return bool(fs.isfile(path))
         except FileNotFoundError:
             return False
         except Exception as e:
-            raise StorageError(f"cannot check {redact(self.url)}: {e}", self.url) from e
+            raise StorageError(f"cannot check {redact(url)}: {e}", self.url) from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
         """Read the output. With ``cached`` (or ``settings.cached``) keep it in :data:`data`."""
@@ -436,19 +440,6 @@ class DatasetTarget(Target):
     @property
     def probe(self) -> tuple[str, str]:
         return self.url, self.MARKER
-
-    def exists(self) -> bool:
-        marker = f"{self.url}/{self.MARKER}"
-        if "://" not in self.url:
-            return os.path.isfile(resolve(marker))
-        fs, path = self._open()
-        try:
-            fs.invalidate_cache(path)
-            return bool(fs.isfile(f"{path}/{self.MARKER}"))
-        except FileNotFoundError:
-            return False
-        except Exception as e:
-            raise StorageError(f"cannot check {redact(marker)}: {e}", self.url) from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
         """The dataset, lazily (a Dask DataFrame for the Dask formats)."""

@@ -529,20 +529,17 @@ class TaskData(Task):
         for key, target in out.items():
             target.save(data[key], **kwargs)
 
-    def _load_target(self, target: Target, cached: bool) -> Any:
-        return target.load(cached=cached)
-
     def _load_own(self, keys: Any, as_dict: bool, cached: bool) -> Any:
         out = self.output()
         if isinstance(out, Target):
-            return self._load_target(out, cached)
+            return out.load(cached=cached)
         wanted = list(out) if keys is None else [keys] if isinstance(keys, str) else list(keys)
         missing = [k for k in wanted if k not in out]
         if missing:
             raise OutputKeyError(
                 f"Key name does not match: {self!r} has outputs {list(out)}, asked for {missing}"
             )
-        loaded = {k: self._load_target(out[k], cached) for k in wanted}
+        loaded = {k: out[k].load(cached=cached) for k in wanted}
         if as_dict:
             return loaded
         return loaded[keys] if isinstance(keys, str) else list(loaded.values())
