@@ -200,13 +200,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     flow = _flow(args)
     task = flow.get_task()
-    if args.upstream:
-        victims = list(_graph(type(task), flow.params).tasks.values())
-    elif args.downstream:
-        victims = _downstream_in_module(task, flow.params)
+    if args.downstream:
+        graph, keys = _downstream_in_module(task, flow.params)
     else:
-        victims = [task]
-    victims = [t for t in victims if t.complete(cascade=False)]
+        graph = build([task])
+        keys = set(graph.tasks) if args.upstream else {task.task_id}
+    stored = graph.status(check_dependencies=False)  # one bulk check: whose outputs exist
+    victims = [graph.tasks[k] for k in graph.tasks if k in keys and stored[k]]
     if not victims:
         print("nothing to reset")
         return 0
@@ -222,8 +222,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _downstream_in_module(task: Task, params: dict[str, Any]) -> list[Task]:
-    """``task`` and every task of its module's classes (with these params) that needs it."""
+def _downstream_in_module(task: Task, params: dict[str, Any]) -> tuple[TaskGraph, set[str]]:
+    """The graph of the module's task classes (with these params), and the keys of ``task``'s
+    family and every task in it that needs them."""
     module = sys.modules[type(task).__module__]
     roots = []
     for cls in _module_tasks(module):
@@ -233,8 +234,7 @@ def _downstream_in_module(task: Task, params: dict[str, Any]) -> list[Task]:
             continue  # a class that needs parameters not given here
     graph = build(roots)
     hits = [k for k, t in graph.tasks.items() if t.task_family == task.task_family]
-    keys = downstream_of(graph, hits)
-    return [graph.tasks[k] for k in graph.tasks if k in keys]
+    return graph, downstream_of(graph, hits)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
