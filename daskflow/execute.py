@@ -160,8 +160,9 @@ class RunResult:
         return self._with(UPSTREAM_FAILED)
 
     def subset(self, keys: Iterable[str]) -> RunResult:
-        """The part of this result about ``keys``."""
-        keys = [k for k in keys if k in self.states]
+        """The part of this result about ``keys`` (in this result's order)."""
+        wanted = set(keys)
+        keys = [k for k in self.states if k in wanted]
         return RunResult(
             states={k: self.states[k] for k in keys},
             tasks={k: self.tasks[k] for k in keys},

@@ -18,8 +18,8 @@ from . import settings
 from .errors import TaskIncompleteError, WorkflowError
 from .execute import RunResult, check_tasks
 from .execute import run as _run
-from .graph import build, downstream_of, preview_text
-from .tasks import Task, TaskData, _confirm, walk
+from .graph import build, downstream_of, preview_text, upstream_of
+from .tasks import Task, TaskData, _confirm
 from .visualize import Picture
 
 __all__ = [
@@ -438,8 +438,11 @@ class WorkflowMulti:
         forced_tasks = None
         if forced is not None:
             forced_tasks = [t for wf in flows.values() for t in wf._tasks(forced)]
+        everything = [t for ts in roots.values() for t in ts]
+        graph = build(everything)  # one graph for all flows, built once
         result = _run(
-            [t for ts in roots.values() for t in ts],
+            everything,
+            graph=graph,
             forced=forced_tasks,
             forced_all=forced_all,
             forced_all_upstream=forced_all_upstream,
@@ -451,7 +454,10 @@ class WorkflowMulti:
         )
         if result is None:
             return None
-        per_flow = {name: result.subset(walk(ts)[0]) for name, ts in roots.items()}
+        per_flow = {
+            name: result.subset(upstream_of(graph, [t.task_id for t in ts]))
+            for name, ts in roots.items()
+        }
         return per_flow[flow] if flow is not None else per_flow
 
     def outputLoad(
