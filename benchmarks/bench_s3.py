@@ -641,20 +641,10 @@ FRAME: Any = None  # what SaveFrame.run() saves; set before the runs
 
 
 def make_frame(rows: int, seed: int = 0) -> Any:
-    import numpy as np
-    import pandas as pd
+    """The same frame bench_parquet.py measures on local disk."""
+    from bench_parquet import make_frame as local_frame  # this script's folder is on sys.path
 
-    rng = np.random.default_rng(seed)
-    cities = np.array([f"city_{i:03d}" for i in range(200)])
-    return pd.DataFrame(
-        {
-            "id": np.arange(rows, dtype="int64"),
-            "x": rng.standard_normal(rows),
-            "y": rng.uniform(0, 1000, rows),
-            "n": rng.integers(0, 1_000_000, rows, dtype="int32"),
-            "city": pd.Categorical.from_codes(rng.integers(0, len(cities), rows), cities),
-        }
-    )
+    return local_frame(rows, seed)
 
 
 def throughput(args: argparse.Namespace, moto: str, proxy: CountingProxy) -> list[Any]:
