@@ -105,25 +105,25 @@ def _cluster_client(env: Environment | None, task: Task) -> Any:
     return get_client()
 
 
-def committed_in_run(env: Environment | None, task: Task) -> bool:
-    """Whether a node of this run already committed ``task``'s file outputs on a cluster.
+class CommitLog:
+    """Which tasks a distributed run has committed, kept in the scheduler's metadata.
 
-    Dask runs a task again when the worker holding its result dies; the scheduler's
-    metadata remembers which tasks committed, so their outputs are not written twice.
-    In-memory outputs died with the worker and are made again.
+    Dask runs a task again when the worker holding its result dies; with this record its file
+    outputs are not written twice. In-memory outputs died with the worker and are made
+    again, so tasks that have them are not tracked (nor anything outside a cluster).
     """
-    client = _cluster_client(env, task)
-    if client is None:
-        return False
-    assert env is not None
-    return bool(client.get_metadata([COMMITTED, env.run_id, task.task_id], default=False))
 
+    def __init__(self, env: Environment | None, task: Task) -> None:
+        self.client = _cluster_client(env, task)
+        self.key = [COMMITTED, env.run_id if env else None, task.task_id]
 
-def _record_commit(env: Environment | None, task: Task) -> None:
-    client = _cluster_client(env, task)
-    if client is not None:
-        assert env is not None
-        client.set_metadata([COMMITTED, env.run_id, task.task_id], True)
+    def committed(self) -> bool:
+        """Whether a node of this run already committed the task."""
+        return self.client is not None and bool(self.client.get_metadata(self.key, False))
+
+    def record(self) -> None:
+        if self.client is not None:
+            self.client.set_metadata(self.key, True)
 
 
 class Shipped:
@@ -248,7 +248,8 @@ def run_node(
 def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> NodeResult:
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
-    if committed_in_run(env, task):
+    log = CommitLog(env, task)
+    if log.committed():
         logger.info("%r was committed earlier in this run; not run again", task)
         return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
@@ -259,7 +260,7 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
             attempts += 1
             try:
                 _attempt(task)
-                _record_commit(env, task)
+                log.record()
                 break
             except Exception as e:
                 if attempts <= task.retries:
