@@ -34,9 +34,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from . import settings
-from .errors import OutputNotFoundError, StorageError
-from .formats import Format, get_format
+from .. import settings
+from ..errors import OutputNotFoundError, StorageError
+from ..formats import Format, get_format
 
 __all__ = [
     "DatasetTarget",

@@ -40,8 +40,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, dataclass_transform
 
-from . import settings
-from .errors import (
+from .. import settings
+from ..errors import (
     DependencyCycleError,
     MissingParameterError,
     OutputKeyError,
@@ -51,8 +51,8 @@ from .errors import (
     TaskDefinitionError,
     TaskIncompleteError,
 )
-from .parameters import PRIVATE, Parameter, adopt
-from .targets import MemoryTarget, Target, data, exists_many, make_target, redact
+from ..parameters import PRIVATE, Parameter, adopt
+from ..targets import MemoryTarget, Target, data, exists_many, make_target, redact
 
 __all__ = [
     "Task",
@@ -605,7 +605,7 @@ class TaskData(Task):
 
 
 def _format_ext(name: str) -> str:
-    from .formats import get_format
+    from ..formats import get_format
 
     return get_format(name).ext
 
