@@ -260,9 +260,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """``daskflow.__version__``, read from the package already imported: ``__init__`` is the
+    last layer (``tests/test_imports.py``), so this module does not import from it."""
+    return str(sys.modules[__package__ or "daskflow"].__version__)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daskflow", description="Preview, run and reset daskflow pipelines."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"daskflow {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

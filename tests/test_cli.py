@@ -169,3 +169,18 @@ def test_python_dash_m_is_the_same_command(tmp_path):
         timeout=120,
     )
     assert out.returncode == 0 and "GetData-{'rows': '5'} (PENDING)" in out.stdout
+
+
+@pytest.mark.parametrize("command", [[EXE], [sys.executable, "-m", "daskflow"]])
+def test_version_prints_the_installed_version(tmp_path, command):
+    import importlib.metadata
+
+    import daskflow
+
+    assert command[0], "the daskflow console script is not installed (pip install -e .)"
+    out = subprocess.run(
+        [*command, "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"daskflow {daskflow.__version__}\n"
+    assert daskflow.__version__ == importlib.metadata.version("daskflow")
