@@ -29,12 +29,13 @@ import pickle
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .errors import TaskError
+from .errors import CompatibilityWarning, TaskError
 from .graph import TaskGraph, build, to_run
 from .targets import MemoryTarget, base_dir, data, redact, run_inputs, staging
 from .tasks import Task, _map_structure, flatten, memory_values
@@ -62,6 +63,7 @@ class NodeResult:
     seconds: float = 0.0
     attempts: int = 0
     pid: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def memory(self) -> dict[str, Any]:
         """``{url: value}`` of the task's in-memory outputs."""
@@ -254,12 +256,13 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
         return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
     attempts = 0
+    notes: list[str] = []
     tokens = run_inputs.set(values), base_dir.set(env.cwd if env else None)
     try:
         while True:
             attempts += 1
             try:
-                _attempt(task)
+                notes = _attempt(task)
                 log.record()
                 break
             except Exception as e:
@@ -305,21 +308,48 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
         seconds=time.perf_counter() - start,
         attempts=attempts,
         pid=os.getpid(),
+        notes=notes,
     )
 
 
-def _attempt(task: Task) -> None:
-    """Run the task once; commit its saves only if it finishes with all outputs saved."""
+def _attempt(task: Task) -> list[str]:
+    """Run the task once; commit its saves only if it finishes with all outputs saved.
+
+    A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
+    task that only checks or plots): the task stays incomplete and the returned notes say
+    so. If it saved only some of several outputs, none is committed and its old outputs are
+    removed, so they are never a mix of two runs. ``settings.strict`` makes it an error.
+    """
     with staging() as saved:
         _execute(task)
-        missing = [t for t in task.output_targets() if t.url not in saved]
-        missing = [t for t in missing if not t.exists()]
-        if missing:
+        targets = task.output_targets()
+        unsaved = [t for t in targets if t.url not in saved]
+        if not unsaved:
+            saved.commit()
+            return []
+        partly = len(unsaved) < len(targets)
+        # saving nothing through save() is fine when run() wrote its files itself
+        missing = unsaved if partly else [t for t in unsaved if not t.exists()]
+        if not missing:
+            return []
+        names = ", ".join(redact(t.url) for t in missing)
+        if settings.current("strict"):
             raise TaskError(
-                f"{task!r}.run() finished without saving "
-                f"{', '.join(redact(t.url) for t in missing)}; call self.save(...) in run()"
+                f"{task!r}.run() finished without saving {names}; call self.save(...) in "
+                "run() (settings.strict is on)"
             )
-        saved.commit()
+        if partly:  # some saved, some not: keep neither this run's outputs nor the last's
+            saved.discard()
+            for t in targets:
+                t.remove()
+            return [
+                f"{task!r}.run() saved only some of its outputs; it did not save {names}. "
+                "None of its outputs was kept: the task is incomplete"
+            ]
+        return [
+            f"{task!r}.run() finished without saving {names}; the task stays incomplete "
+            "(call self.save(...) in run() to make it complete)"
+        ]
 
 
 def _dumps(values: dict[str, Any]) -> bytes:
@@ -382,6 +412,8 @@ def run_nested(tasks: list[Task]) -> None:
         return
     results = run_sync(compile_graph(graph, keys), keys)
     for res in results:
+        for note in res.notes:
+            warnings.warn(note, CompatibilityWarning, stacklevel=2)
         if res.state == FAILED:
             assert res.error is not None
             raise res.error

@@ -11,6 +11,7 @@ those keeps working::
     ├── ParameterError (ValueError)            a parameter value is missing or does not parse
     │   └── MissingParameterError              a required parameter was not given
     ├── WorkflowError (ValueError)             Workflow/WorkflowMulti given the wrong thing
+    │   └── NoDefaultTaskError (RuntimeError)  a flow without a task was asked to use one
     ├── TaskError (RuntimeError)               a task failed in a way its own exception cannot
     │                                          tell (it could not be sent back, no output saved)
     ├── ClusterError (ConnectionError)         a Dask scheduler could not be reached
@@ -22,6 +23,11 @@ those keeps working::
     │   └── StorageError (OSError)             the storage could not be reached or refused
     └── FormatError (LookupError)              an unknown or unavailable output format
 
+Warnings: :class:`CompatibilityWarning` (a ``UserWarning``) marks what d6tflow accepted and
+daskflow accepts too, though it is probably a mistake (a ``run()`` that saved nothing, a
+parameter name no task declares, a class default that does not parse). With
+``settings.strict = True`` each of these is an error instead.
+
 A failed *run* raises ``RuntimeError('Exception found running flow, check trace')`` with the
 task's own exception as ``__cause__``, exactly the type d6tflow raised; see
 :mod:`daskflow.execute`.
@@ -31,10 +37,12 @@ from __future__ import annotations
 
 __all__ = [
     "ClusterError",
+    "CompatibilityWarning",
     "DaskflowError",
     "DependencyCycleError",
     "FormatError",
     "MissingParameterError",
+    "NoDefaultTaskError",
     "OutputError",
     "OutputKeyError",
     "OutputNotFoundError",
@@ -74,6 +82,11 @@ class MissingParameterError(ParameterError):
 
 class WorkflowError(DaskflowError, ValueError):
     """``Workflow``/``WorkflowMulti`` or a run option was given something it cannot use."""
+
+
+class NoDefaultTaskError(WorkflowError, RuntimeError):
+    """A flow made without a task class was asked to run, preview or load one; pass the task
+    class to the method or ``set_default()`` one (d6tflow raised RuntimeError)."""
 
 
 class TaskError(DaskflowError, RuntimeError):
@@ -124,3 +137,9 @@ class StorageError(OutputError, OSError):
 
 class FormatError(DaskflowError, LookupError):
     """An output format is unknown, or the library it needs is not installed."""
+
+
+class CompatibilityWarning(UserWarning):
+    """Something d6tflow accepted and daskflow accepts too, though it is probably a mistake;
+    ``settings.strict = True`` makes it an error."""
+

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .compile import (
     NodeResult,
     compile_graph,
 )
-from .errors import WorkflowError
+from .errors import CompatibilityWarning, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
 from .schedulers import open_scheduler, resolve, width
@@ -313,6 +314,9 @@ def run(
         {k: graph.tasks[k].task_family for k in keys}, enabled=bool(summary) and not quiet
     )
     results = execute(graph, keys, scheduler, workers, progress)
+    for r in results.values():  # raised where the task ran; told where the run was asked
+        for note in r.notes:
+            warnings.warn(note, CompatibilityWarning, stacklevel=2)
     result = _result(graph, keys, results)
     if summary:
         print(result.summary_text)

@@ -35,6 +35,10 @@ mp_context : str or None
     elsewhere.
 connect_timeout : float
     Seconds to wait for a Dask scheduler given by address before giving up.
+strict : bool
+    Make errors of what d6tflow accepted and daskflow only warns about
+    (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a
+    parameter name that no task of a flow declares, a class default that does not parse.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ __all__ = [
     "set_dir",
     "snapshot",
     "storage_options",
+    "strict",
 ]
 
 dir: str = "data"
@@ -75,6 +80,7 @@ cached: bool = False
 scheduler: Any = None
 mp_context: str | None = None
 connect_timeout: float = 10.0
+strict: bool = False
 
 # the settings a task needs wherever it runs; shipped with it to other processes
 SHARED = (
@@ -85,6 +91,7 @@ SHARED = (
     "save_with_param",
     "cached",
     "log_level",
+    "strict",
 )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .errors import TaskIncompleteError, WorkflowError
+from .errors import NoDefaultTaskError, TaskIncompleteError, WorkflowError
 from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .graph import build, downstream_of, preview_text, upstream_of
@@ -123,7 +123,10 @@ def _check_class(task: Any, where: str) -> type[Task]:
 def _classes(tasks: Any, default: type[Task] | None, where: str) -> list[type[Task]]:
     if tasks is None:
         if default is None:
-            raise WorkflowError("no default task set: pass a task class, or set_default() one")
+            raise NoDefaultTaskError(
+                f"{where}: this flow has no default task; pass a task class, e.g. "
+                "flow.run(TaskTrain), or set one with flow.set_default(TaskTrain)"
+            )
         return [default]
     items = list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
     return [_check_class(t, where) for t in items]
@@ -135,7 +138,10 @@ class Workflow:
     Parameters
     ----------
     task : task class, optional
-        The default task of every method (pass the class, not an instance).
+        The default task of every method (pass the class, not an instance). A flow may be
+        made without one (``Workflow(params={...})`` or, as d6tflow allowed,
+        ``Workflow({...})`` with the parameters first) and given a task later, per call or
+        with :meth:`set_default`.
     params : dict, optional
         Parameters for every task of the flow; tasks ignore names they do not declare.
     path : str, optional
@@ -155,6 +161,8 @@ class Workflow:
         env: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
+        if isinstance(task, Mapping) and params is None:  # Workflow({...}): params first
+            task, params = None, task
         if task is not None:
             _check_class(task, "Workflow")
         if params is not None and not isinstance(params, Mapping):

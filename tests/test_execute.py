@@ -13,6 +13,7 @@ from helpers import RunLog
 
 import daskflow
 from daskflow.errors import (
+    CompatibilityWarning,
     MissingParameterError,
     ParameterError,
     WorkflowError,
@@ -81,10 +82,16 @@ def test_workflow_given_an_instance_is_a_workflow_error():
     assert "class" in str(info.value)
 
 
-@pytest.mark.parametrize("bad", ["Task1", {"a": 1}, 42])
+@pytest.mark.parametrize("bad", ["Task1", 42, [Task1]])
 def test_workflow_given_something_else_is_a_workflow_error(bad):
     with pytest.raises(WorkflowError):
         daskflow.Workflow(bad)
+
+
+def test_workflow_given_a_dict_first_takes_it_as_params_as_d6tflow_did():
+    flow = daskflow.Workflow({"a": 1})
+    assert flow.params == {"a": 1}
+    assert flow.default_task is None
 
 
 def test_workflow_params_must_be_a_dict():
@@ -327,27 +334,63 @@ class AfterForgets(TaskPickle):
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
-def test_run_that_forgets_to_save_is_a_clear_failure(scheduler):
-    with pytest.raises(RuntimeError) as info:
+def test_run_that_forgets_to_save_warns_and_the_task_stays_incomplete(scheduler):
+    # d6tflow and luigi allow it: the run succeeds, the task is simply not complete
+    with pytest.warns(CompatibilityWarning, match=r"ForgetsToSave\(\)\.run\(\) finished without"):
+        result = daskflow.run(ForgetsToSave(), scheduler=scheduler, execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert RAN == ["ForgetsToSave()"]
+    assert not ForgetsToSave().complete()
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_downstream_of_a_task_that_saved_nothing_fails_naming_it(scheduler):
+    with pytest.warns(CompatibilityWarning), pytest.raises(RuntimeError) as info:
         daskflow.Workflow(AfterForgets).run(scheduler=scheduler, execution_summary=False)
     cause = info.value.__cause__
-    assert cause is not None
-    assert "ForgetsToSave()" in str(cause)
-    assert "save" in str(cause)
-    assert RAN == ["ForgetsToSave()"]  # the downstream task did not run on missing input
+    assert "AfterForgets()" in str(cause)
+    assert "needs the output of ForgetsToSave()" in str(cause)
+    assert "ForgetsToSave__99914b932b-data.pkl" in str(cause)
+    assert RAN == ["ForgetsToSave()", "AfterForgets()"]
+
+
+def test_strict_setting_makes_a_run_that_saves_nothing_a_failure():
+    daskflow.settings.strict = True
     result = daskflow.Workflow(AfterForgets).run(abort=False, execution_summary=False)
     assert [repr(t) for t in result.failed] == ["ForgetsToSave()"]
     assert [repr(t) for t in result.upstream_failed] == ["AfterForgets()"]
+    assert "ForgetsToSave__99914b932b-data.pkl" in str(result.errors[ForgetsToSave().task_id])
+    assert RAN == ["ForgetsToSave()"]  # the downstream task did not run on missing input
 
 
 class ForgetsOneOutput(TaskPickle):
     persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+    forget = daskflow.BoolParameter(default=True, significant=False)
 
     def run(self):
-        self.output()["a"].save(1)
+        if self.forget:
+            self.output()["a"].save("new")
+        else:
+            self.save({"a": "old", "b": "old"})
 
 
-def test_run_that_saves_only_some_outputs_fails_naming_the_missing_one():
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_run_that_saves_only_some_outputs_keeps_none_of_them(scheduler):
+    daskflow.run(ForgetsOneOutput(forget=False), execution_summary=False)
+    assert ForgetsOneOutput().outputLoad() == ["old", "old"]
+    with pytest.warns(CompatibilityWarning, match=r"ForgetsOneOutput__99914b932b-b\.pkl") as w:
+        result = daskflow.run(
+            ForgetsOneOutput(), forced_all=True, scheduler=scheduler, execution_summary=False
+        )
+    assert "saved only some" in str(w[0].message)
+    assert result.status == "SUCCESS"
+    # never a mix of two runs: neither the new 'a' nor the old 'b' is left
+    assert not any(t.exists() for t in ForgetsOneOutput().output().values())
+    assert not ForgetsOneOutput().complete()
+
+
+def test_strict_setting_makes_a_partial_save_a_failure_naming_the_missing_output():
+    daskflow.settings.strict = True
     with pytest.raises(RuntimeError) as info:
         daskflow.run(ForgetsOneOutput(), execution_summary=False)
     assert "ForgetsOneOutput__99914b932b-b.pkl" in str(info.value.__cause__)

@@ -45,6 +45,7 @@ from ..errors import (
     DependencyCycleError,
     MissingParameterError,
     OutputKeyError,
+    OutputNotFoundError,
     ParameterError,
     SaveError,
     StorageError,
@@ -400,11 +401,20 @@ class Task:
                     f"it has {list(req)}"
                 )
             loaded = {
-                k: _map_structure(lambda t: t._load_own(None, as_dict, cached), req[k])
+                k: _map_structure(lambda t: self._load_input(t, None, as_dict, cached), req[k])
                 for k in names
             }
             return loaded[keys] if isinstance(keys, str) and not as_dict else loaded
-        return _map_structure(lambda t: t._load_own(keys, as_dict, cached), req)
+        return _map_structure(lambda t: self._load_input(t, keys, as_dict, cached), req)
+
+    def _load_input(self, upstream: Task, keys: Any, as_dict: bool, cached: bool) -> Any:
+        try:
+            return upstream._load_own(keys, as_dict, cached)
+        except OutputNotFoundError as e:
+            raise OutputNotFoundError(
+                f"{self!r} needs the output of {upstream!r}, which is not there ({e}); did "
+                f"{type(upstream).__name__}.run() save it?"
+            ) from e
 
 
 def _collect_params(cls: type[Task]) -> None:
