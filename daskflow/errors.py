@@ -142,4 +142,3 @@ class FormatError(DaskflowError, LookupError):
 class CompatibilityWarning(UserWarning):
     """Something d6tflow accepted and daskflow accepts too, though it is probably a mistake;
     ``settings.strict = True`` makes it an error."""
-
