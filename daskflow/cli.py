@@ -321,7 +321,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     show = command("show", "list each task with its status and output location")
-    show.add_argument("--graph", metavar="FILE", help="also draw the graph (.svg, .png, .html)")
+    show.add_argument(
+        "--graph",
+        metavar="FILE",
+        help="also draw the graph (.svg, .html; .png, .pdf, ... need graphviz)",
+    )
     return parser
 
 

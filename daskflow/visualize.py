@@ -1,9 +1,11 @@
 """Pictures of a task graph, each task coloured by its status (complete, pending, failed).
 
 With the ``graphviz`` package and its ``dot`` program installed, any format dot writes
-(``.svg``, ``.png``, ``.pdf``) comes from graphviz. Without them daskflow draws the graph
-itself: ``.svg`` as a plain SVG, anything else as a self-contained HTML page holding that SVG.
-In a notebook, ``Workflow.visualize()`` returns a :class:`Picture` that displays inline.
+(``.svg``, ``.png``, ``.pdf``, ...) comes from graphviz. daskflow draws ``.svg`` (a plain
+SVG) and ``.html`` (a self-contained page holding that SVG) itself, so those two work without
+graphviz; any other format then raises :class:`~daskflow.errors.FormatError` with the install
+hint, rather than writing something else. In a notebook, ``Workflow.visualize()`` returns a
+:class:`Picture` that displays inline.
 
 The layout is layered: a task's column is the length of the longest path from a task with no
 dependencies, so every arrow points right; tasks within a column are ordered by the mean
@@ -17,6 +19,7 @@ import shutil
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from .errors import FormatError
 from .graph import TaskGraph, levels
 
 __all__ = ["Picture", "svg", "visualize"]
@@ -27,6 +30,11 @@ COLORS = {  # (fill, stroke)
     "failed": ("#ffebee", "#c62828"),
 }
 BOX_H, GAP_X, GAP_Y, PAD, CHAR_W = 46, 70, 18, 20, 7.2
+HTML = (".html", ".htm")
+INSTALL_HINT = (
+    'install both: pip install "daskflow[graphviz]" and your system\'s graphviz package '
+    "(apt-get install graphviz, brew install graphviz, conda install graphviz)"
+)
 
 
 def _state(key: str, complete: Mapping[str, bool], failed: Collection[str]) -> str:
@@ -120,16 +128,29 @@ def html_page(graph: TaskGraph, complete: Mapping[str, bool], failed: Collection
     )
 
 
+def _graphviz_missing() -> str | None:
+    """What graphviz lacks here to draw (the Python package, its ``dot`` program), or None."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return "the graphviz Python package is not installed"
+    if shutil.which("dot") is None:
+        return "graphviz's dot program is not on PATH"
+    return None
+
+
 def _graphviz(
     graph: TaskGraph, complete: Mapping[str, bool], failed: Collection[str], path: Path
-) -> Path | None:
-    """Render with graphviz if both the package and ``dot`` are installed."""
-    try:
-        import graphviz
-    except ImportError:
-        return None
-    if shutil.which("dot") is None:
-        return None
+) -> Path:
+    """Render with graphviz (installed: see :func:`_graphviz_missing`)."""
+    import graphviz
+
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in graphviz.FORMATS:
+        raise FormatError(
+            f"cannot draw the graph into {path}: graphviz does not write {fmt!r}; use .svg, "
+            ".png, .pdf or another format dot writes, or .html"
+        )
     dot = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"shape": "box"})
     for key in graph.tasks:
         fill, stroke = COLORS[_state(key, complete, failed)]
@@ -138,7 +159,7 @@ def _graphviz(
     for key, ups in graph.deps.items():
         for up in ups:
             dot.edge(up, key)
-    out = dot.render(path.with_suffix(""), format=path.suffix.lstrip("."), cleanup=True)
+    out = dot.render(path.with_suffix(""), format=fmt, cleanup=True)
     return Path(out)
 
 
@@ -150,22 +171,31 @@ def visualize(
 ) -> Path:
     """Draw the graph into ``filename`` (format by extension); returns the file written.
 
-    Without graphviz, ``.svg`` is drawn by daskflow and any other extension becomes a
-    self-contained ``.html`` page (written next to ``filename``).
+    ``.html`` is always daskflow's page. Any other format comes from graphviz when it is
+    installed; without it ``.svg`` is daskflow's own drawing, and any other extension
+    raises :class:`~daskflow.errors.FormatError` naming the file, the format and what to
+    install.
     """
     path = Path(filename)
     suffix = path.suffix.lower()
-    if suffix not in (".html", ".htm"):
-        done = _graphviz(graph, complete, failed, path)
-        if done is not None:
-            return done
+    if suffix in HTML:
+        path.write_text(html_page(graph, complete, failed), encoding="utf-8")
+        return path
+    if not suffix:
+        raise FormatError(
+            f"cannot draw the graph into {path}: the file has no extension to say the format; "
+            "use .svg or .html (or, with graphviz, .png, .pdf, ...)"
+        )
+    missing = _graphviz_missing()
+    if missing is None:
+        return _graphviz(graph, complete, failed, path)
     if suffix == ".svg":
         path.write_text(svg(graph, complete, failed), encoding="utf-8")
         return path
-    if suffix not in (".html", ".htm"):
-        path = path.with_suffix(".html")
-    path.write_text(html_page(graph, complete, failed), encoding="utf-8")
-    return path
+    raise FormatError(
+        f"cannot draw the graph into {path}: the {suffix.lstrip('.')!r} format needs graphviz "
+        f"and {missing}; {INSTALL_HINT}; or write .svg or .html, which daskflow draws itself"
+    )
 
 
 class Picture:

@@ -16,10 +16,12 @@ PIPELINE = str(HERE / "cli_pipeline.py")
 EXE = shutil.which("daskflow", path=os.path.dirname(sys.executable)) or shutil.which("daskflow")
 
 
-def daskflow(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+def daskflow(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     assert EXE, "the daskflow console script is not installed (pip install -e .)"
     return subprocess.run(
-        [EXE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, input=stdin
+        [EXE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, input=stdin, env=env
     )
 
 
@@ -140,6 +142,21 @@ def test_show_lists_status_and_output_url_and_draws_the_graph(tmp_path):
     assert "<svg" in svg and all(name in svg for name in ("GetData", "Train", "Report"))
     assert svg.count('fill="#e8f5e9"') == 2  # complete
     assert svg.count('fill="#e3f2fd"') == 1  # pending
+
+
+def test_show_graph_in_a_format_only_graphviz_writes_is_a_one_line_error_without_it(tmp_path):
+    no_dot = tmp_path / "empty-bin"  # a PATH without graphviz's dot, installed here or not
+    no_dot.mkdir()
+    env = {**os.environ, "PATH": str(no_dot)}
+    out = daskflow("show", f"{PIPELINE}:Report", "--graph", "flow.png", cwd=tmp_path, env=env)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("daskflow show: error: cannot draw the graph into flow.png")
+    assert "'png' format needs graphviz" in line and 'pip install "daskflow[graphviz]"' in line
+    assert list(tmp_path.glob("flow.*")) == []
+    svg = daskflow("show", f"{PIPELINE}:Report", "--graph", "flow.svg", cwd=tmp_path, env=env)
+    assert svg.returncode == 0 and (tmp_path / "flow.svg").read_text().startswith("<svg")
 
 
 def test_reset_asks_unless_yes_and_resets_up_and_downstream(tmp_path):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import daskflow as d6tflow
+from daskflow.errors import FormatError
 from daskflow.graph import build
 from daskflow.visualize import Picture, svg, visualize
 
@@ -64,18 +66,52 @@ def test_svg_layout_is_left_to_right_and_escapes_text():
     assert "&lt;b&gt;&amp;amp;" in text
 
 
-def test_files_by_extension(tmp_path):
+@pytest.fixture(params=["no dot", "no graphviz package"])
+def without_graphviz(request, monkeypatch, tmp_path):
+    """graphviz hidden, whether or not this machine has it: its ``dot`` program off PATH, or
+    its Python package not importable."""
+    if request.param == "no dot":
+        empty = tmp_path / "empty-bin"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+        assert shutil.which("dot") is None
+        return "graphviz's dot program is not on PATH"
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ImportError
+    return "the graphviz Python package is not installed"
+
+
+def test_svg_and_html_are_drawn_without_graphviz(tmp_path, without_graphviz):
     graph = build([C()])
     complete = graph.status()
     written = visualize(graph, complete, tmp_path / "g.html")
     page = written.read_text()
     assert written.suffix == ".html" and page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert "pending 3" in page
-    if shutil.which("dot") is None:
-        assert visualize(graph, complete, tmp_path / "g.svg").read_text().startswith("<svg")
-        # a raster format needs graphviz: the page is written instead
-        fallback = visualize(graph, complete, tmp_path / "g.png")
-        assert fallback == tmp_path / "g.html"
+    drawn = visualize(graph, complete, tmp_path / "g.svg")
+    assert drawn == tmp_path / "g.svg" and drawn.read_text().startswith("<svg")
+
+
+@pytest.mark.parametrize("name", ["g.png", "g.pdf", "g.JPG"])
+def test_a_format_only_graphviz_writes_is_an_error_without_it(tmp_path, without_graphviz, name):
+    graph = build([C()])
+    with pytest.raises(FormatError) as info:
+        visualize(graph, graph.status(), tmp_path / name)
+    message = str(info.value)
+    assert str(tmp_path / name) in message
+    assert f"the {name.split('.')[1].lower()!r} format needs graphviz" in message
+    assert without_graphviz in message  # which half of graphviz is missing
+    assert 'pip install "daskflow[graphviz]"' in message and "apt-get install graphviz" in message
+    assert ".svg or .html" in message
+    assert list(tmp_path.glob("g.*")) == []  # nothing written in its place
+    with pytest.raises(FormatError):  # the same through the Workflow
+        d6tflow.Workflow(C).visualize(tmp_path / name)
+
+
+def test_no_extension_is_an_error(tmp_path):
+    graph = build([C()])
+    with pytest.raises(FormatError, match="no extension"):
+        visualize(graph, graph.status(), tmp_path / "g")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_graphviz_draws_when_installed(tmp_path):
@@ -85,6 +121,8 @@ def test_graphviz_draws_when_installed(tmp_path):
     flow = d6tflow.Workflow(C)
     out = flow.visualize(tmp_path / "g.png")
     assert out.suffix == ".png" and out.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(FormatError, match="graphviz does not write 'nope'"):
+        flow.visualize(tmp_path / "g.nope")
 
 
 def test_a_large_layered_graph_draws_quickly_and_completely():
