@@ -190,9 +190,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     assert result is not None
     if result.errors:  # their tracebacks were logged above
+        by_error: dict[int, list[str]] = {}  # tasks that failed for one reason share its error
         for key, error in result.errors.items():
-            task = result.tasks[key]
-            sys.stderr.write(f"error: {task!r} failed: {type(error).__name__}: {error}\n")
+            by_error.setdefault(id(error), []).append(key)
+        for keys in by_error.values():
+            error = result.errors[keys[0]]
+            who = repr(result.tasks[keys[0]]) if len(keys) == 1 else f"{len(keys)} tasks"
+            sys.stderr.write(f"error: {who} failed: {type(error).__name__}: {error}\n")
         return 1
     return 0
 

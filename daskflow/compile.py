@@ -52,7 +52,10 @@ class NodeResult:
     """What running one task produced (small, picklable; the Dask result of its node).
 
     ``values`` holds the task's in-memory outputs by URL; after a run in another process it
-    is their cloudpickled bytes, read with :meth:`memory`.
+    is their cloudpickled bytes, read with :meth:`memory`. ``load_error`` says why a shipped
+    task could not be unpickled on its worker (``"ModuleNotFoundError: No module named
+    'x'"``), the same text for every task that failed that way, so the caller can report
+    them together; it is empty otherwise.
     """
 
     key: str
@@ -63,6 +66,7 @@ class NodeResult:
     seconds: float = 0.0
     attempts: int = 0
     pid: int = 0
+    load_error: str = ""
     notes: list[str] = field(default_factory=list)
 
     def memory(self) -> dict[str, Any]:
@@ -218,23 +222,26 @@ def run_node(
     key = task.task_id
     if isinstance(given, Unsendable):
         return NodeResult(key, FAILED, error=TaskError(given.message), error_text=given.message)
+    failed = [u.key for u in upstream if u.state != DONE]
+    if failed:  # before unpickling: a task whose upstream failed is not tried at all
+        return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")
     if isinstance(task, Shipped):
         try:
             task = task.load()
         except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
             return NodeResult(
                 key,
                 FAILED,
                 error=TaskError(
-                    f"{key} could not be unpickled on this worker: {type(e).__name__}: {e}; "
-                    "install the module that defines it on the workers"
+                    f"{key} could not be unpickled on this worker: {reason}; ship the module "
+                    "that defines it with the run (daskflow run path/to/module.py:Task) or "
+                    "make it importable on the workers (client.upload_file, or install it)"
                 ),
                 error_text="".join(traceback.format_exception(e)),
                 pid=os.getpid(),
+                load_error=reason,
             )
-    failed = [u.key for u in upstream if u.state != DONE]
-    if failed:
-        return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")
     if isinstance(given, bytes):
         import cloudpickle
 

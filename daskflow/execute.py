@@ -17,6 +17,7 @@ The scheduler is chosen in :mod:`daskflow.schedulers`; while the run is under wa
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 import warnings
 from collections import Counter, defaultdict
@@ -34,7 +35,7 @@ from .compile import (
     NodeResult,
     compile_graph,
 )
-from .errors import CompatibilityWarning, WorkflowError
+from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
 from .schedulers import open_scheduler, resolve, width
@@ -322,8 +323,17 @@ def run(
         print(result.summary_text)
     errors = iter(result.errors.items())
     cause = next(errors, None) if abort else None
+    # one entry per error: tasks that could not be unpickled on the workers for the same
+    # reason share one (see _unloadable), which names them all and the fixes
+    reported = {id(cause[1])} if cause is not None else set()
     for key, text in result.error_texts.items():
-        if cause is None or key != cause[0]:
+        error = result.errors[key]
+        if id(error) in reported:
+            continue
+        reported.add(id(error))
+        if results[key].load_error:
+            logger.error("%s\nOn the worker:\n%s", error, text)
+        else:
             logger.error("%r failed:\n%s", graph.tasks[key], text)
     if cause is not None:
         key, error = cause
@@ -343,11 +353,59 @@ def _result(graph: TaskGraph, keys: list[str], results: Mapping[str, NodeResult]
         r = results[k]
         states[k] = RAN if r.state == DONE else r.state
     order = [k for k in graph.tasks if k in states]
+    failed = [k for k in keys if results[k].state == FAILED]
+    errors: dict[str, BaseException] = {k: results[k].error for k in failed}  # type: ignore[misc]
+    errors.update(_unloadable(graph, [k for k in failed if results[k].load_error], results))
     result = RunResult(
         states={k: states[k] for k in order},
         tasks={k: graph.tasks[k] for k in order},
-        errors={k: results[k].error for k in keys if results[k].state == FAILED},  # type: ignore[misc]
-        error_texts={k: results[k].error_text for k in keys if results[k].state == FAILED},
+        errors=errors,
+        error_texts={k: results[k].error_text for k in failed},
     )
     result.summary_text = summarize(result)
     return result
+
+
+def _unloadable(
+    graph: TaskGraph, keys: list[str], results: Mapping[str, NodeResult]
+) -> dict[str, BaseException]:
+    """One :class:`TaskError` per reason and module for the tasks ``keys`` that could not be
+    unpickled on their workers, shared by all of them: it lists them and says how to get
+    their module to the workers."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for k in keys:
+        groups[results[k].load_error, type(graph.tasks[k]).__module__].append(k)
+    shared: dict[str, BaseException] = {}
+    for (reason, module), group in groups.items():
+        tasks = [graph.tasks[k] for k in group]
+        families: dict[str, list[Task]] = defaultdict(list)
+        for t in tasks:
+            families[t.task_family].append(t)
+        listed = ", ".join(_describe_group(ts) for ts in families.values())
+        error = TaskError(
+            f"{len(tasks)} task{'s' if len(tasks) > 1 else ''} could not be unpickled on the "
+            f"workers ({reason}): {listed}. {_ship_hint(graph, module, reason)}"
+        )
+        shared.update(dict.fromkeys(group, error))
+    return shared
+
+
+def _ship_hint(graph: TaskGraph, module: str, reason: str) -> str:
+    """How to get ``module`` (defining tasks of ``graph``) to the workers, by value or by
+    installing it there."""
+    source = getattr(sys.modules.get(module), "__file__", None) or "path/to/module.py"
+    roots = [graph.tasks[k] for k in graph.roots]
+    cls = next((type(t) for t in roots if type(t).__module__ == module), None)
+    name = cls.__name__ if cls is not None else "Task"
+    problem = (
+        f"The workers cannot import {module!r}, which defines them"
+        if reason.startswith(("ModuleNotFoundError", "ImportError"))
+        else f"The workers' {module!r} is not the one this process pickled them with"
+    )
+    return (
+        f"{problem}. Ship it with the run: `daskflow run {source}:{name}` sends a module "
+        "given by path to the workers by value (from Python: "
+        f"cloudpickle.register_pickle_by_value({module}) before the run); or make it "
+        f"importable on every worker: client.upload_file({source!r}), or install its "
+        "package there."
+    )

@@ -12,6 +12,7 @@ outputs, run log and barriers under an absolute ``settings.dirpath``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -258,6 +260,104 @@ def test_unpicklable_cache_output_on_a_worker_is_a_task_error_naming_the_task(cl
     assert isinstance(info.value.__cause__, TaskError)
     assert "LockCache()" in str(info.value.__cause__)
     assert not LockCache().complete()
+
+
+# -- task modules the workers cannot import ---------------------------------------------------
+
+UNSHIPPED = """
+import daskflow
+from daskflow.tasks import TaskPickle
+
+
+class Part(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        self.save(self.i)
+
+
+class Total(TaskPickle):
+    def requires(self):
+        return [Part(i=i) for i in range(3)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+"""
+
+
+@pytest.fixture
+def unshipped(tmp_path, monkeypatch):
+    """A task module importable here only: on a folder added to this process's sys.path after
+    the workers started, and pickled by reference (it is not ``__main__``)."""
+    name = f"unshipped_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(UNSHIPPED)
+    monkeypatch.syspath_prepend(str(folder))
+    yield importlib.import_module(name)
+    sys.modules.pop(name, None)
+
+
+def _assert_one_report(message, module):
+    source = module.__file__
+    assert message.startswith("3 tasks could not be unpickled on the workers ")
+    assert f"(ModuleNotFoundError: No module named '{module.__name__}')" in message
+    assert "3 Part(i=0,1,2)" in message
+    assert f"`daskflow run {source}:Total`" in message  # fix 1: ship it by value
+    assert f"client.upload_file({source!r})" in message  # fix 2: make it importable there
+    assert "install its package there" in message
+
+
+def test_module_the_workers_cannot_import_is_reported_once_with_both_fixes(
+    client, unshipped, caplog
+):
+    flow = daskflow.Workflow(unshipped.Total)
+    result = flow.run(scheduler=client, abort=False, execution_summary=False)
+    assert result.states == dict.fromkeys(result.states, "failed") | {
+        unshipped.Total().task_id: "upstream_failed"  # not tried: its upstream failed
+    }
+    (error,) = {id(e): e for e in result.errors.values()}.values()  # one, shared by the 3
+    assert isinstance(error, TaskError) and len(result.errors) == 3
+    _assert_one_report(str(error), unshipped)
+    (record,) = [r for r in caplog.records if r.name == "daskflow" and r.levelname == "ERROR"]
+    _assert_one_report(record.getMessage(), unshipped)
+    assert record.getMessage().count("Traceback") == 1
+
+    caplog.clear()
+    with pytest.raises(RuntimeError) as info:
+        flow.run(scheduler=client, execution_summary=False)
+    assert isinstance(info.value.__cause__, TaskError)
+    _assert_one_report(str(info.value.__cause__), unshipped)
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []  # all in the cause
+
+
+def test_cli_names_the_unimportable_module_once_and_its_path_form_ships_it(
+    cluster, unshipped, tmp_path
+):
+    folder = Path(unshipped.__file__).parent
+    command = [sys.executable, "-m", "daskflow", "run", "--scheduler", cluster.scheduler_address]
+    command += ["--dir", str(tmp_path / "data"), "--quiet"]
+    by_name = subprocess.run(
+        [*command[:4], f"{unshipped.__name__}:Total", *command[4:]],
+        cwd=folder,  # importable here by name, not on the workers
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert by_name.returncode == 1
+    errors = [line for line in by_name.stderr.splitlines() if line.startswith("error: ")]
+    (line,) = errors
+    assert line.startswith("error: 3 tasks failed: TaskError: 3 tasks could not be unpickled")
+    assert by_name.stderr.count("Traceback") == 1
+    by_path = subprocess.run(
+        [*command[:4], f"{unshipped.__file__}:Total", *command[4:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert by_path.returncode == 0, by_path.stderr
+    assert unshipped.Total().outputLoad() == 3
 
 
 # -- a worker that dies ----------------------------------------------------------------------
