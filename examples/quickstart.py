@@ -1,8 +1,9 @@
 """The d6tflow documentation's pipeline on daskflow: get data -> preprocess -> train.
 
 Run it with ``python examples/quickstart.py``; outputs go to ``./data`` (or the folder given
-as the first argument). It previews the flow, runs it, loads the model, previews again,
-resets the first task and shows that everything downstream is pending once more.
+as the first argument). Each step is labelled: it previews the flow (all PENDING), runs it,
+loads the model, previews again (all COMPLETE), resets the first task (so it and everything
+downstream are PENDING once more) and runs again, which redoes just those tasks.
 """
 
 from __future__ import annotations
@@ -46,17 +47,36 @@ class TaskTrain(d6tflow.tasks.TaskPickle):
         self.save({"slope": float(slope), "intercept": float(ym - slope * xm)})
 
 
+def phase(title: str) -> None:
+    """A label before each step, so the output reads as the steps it shows."""
+    print(f"\n== {title} ==")
+
+
 def main(data_dir: str = "data") -> dict:
     d6tflow.set_dir(data_dir)
     flow = d6tflow.Workflow(TaskTrain, {"do_preprocess": False})
-    flow.preview()  # everything PENDING
-    flow.run()  # runs all three, prints the execution summary
+
+    phase("preview before running: every task is PENDING")
+    flow.preview()
+
+    phase("run: the three tasks run in order, then the execution summary")
+    flow.run()
+
+    phase("load the trained model")
     model = flow.outputLoad()
     print("model:", model)
-    flow.preview()  # everything COMPLETE
-    flow.reset(TaskGetData)  # delete the first output ...
-    flow.preview()  # ... and every task downstream of it is PENDING again
-    flow.run(execution_summary=False)
+
+    phase("preview again: every task is COMPLETE, a new run() would skip them")
+    flow.preview()
+
+    phase("reset TaskGetData: it and every task downstream of it are PENDING again")
+    flow.reset(TaskGetData)  # deletes TaskGetData's output
+    flow.preview()
+
+    phase("run again: only the PENDING tasks run (here all three)")
+    flow.run()
+    print("model:", flow.outputLoad())
+    print(f"\ndone: the outputs are under {data_dir}/")
     return model
 
 

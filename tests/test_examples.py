@@ -80,8 +80,24 @@ def test_quickstart_as_in_the_readme(tmp_path):
     out = ok(run_example("quickstart.py"))  # no argument: ./data, the README's command
     assert "model: {'slope': 2.0, 'intercept': 1.0}" in out
     assert "Execution Summary" in out and "3 ran successfully" in out
-    assert "(PENDING)" in out and "(COMPLETE)" in out
     assert list((tmp_path / "data" / "TaskTrain").glob("TaskTrain_False_*-data.pkl"))
+    # each step under its label, with the statuses that label announces
+    labels = re.findall(r"^== (.*) ==$", out, re.MULTILINE)
+    assert [label.split(":")[0] for label in labels] == [
+        "preview before running",
+        "run",
+        "load the trained model",
+        "preview again",
+        "reset TaskGetData",
+        "run again",
+    ]
+    steps = dict(zip(labels, re.split(r"^== .* ==$", out, flags=re.MULTILINE)[1:], strict=True))
+    statuses = [re.findall(r"\((PENDING|COMPLETE)\)", text) for text in steps.values()]
+    assert statuses == [["PENDING"] * 3, [], [], ["COMPLETE"] * 3, ["PENDING"] * 3, []]
+    # it ends on the rerun: the reset tasks ran again and the model loads as before
+    last = list(steps.values())[-1]
+    assert "3 ran successfully" in last and "model: {'slope': 2.0, 'intercept': 1.0}" in last
+    assert out.rstrip().endswith("done: the outputs are under data/")
 
 
 def test_quickstart_main(tmp_path, examples_importable):
