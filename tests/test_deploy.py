@@ -427,9 +427,37 @@ def test_readme_agrees_with_the_files(readme, compose, daskcluster, helm, docker
     assert "shared filesystem" in readme and "s3://" in readme
 
 
+STATE_DEFAULT = "${DASKFLOW_CLUSTER_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/daskflow/cluster}"
+
+
 def test_cluster_script_is_documented_as_it_behaves(readme):
     script = CLUSTER_SH.read_text()
     assert os.access(CLUSTER_SH, os.X_OK)
     assert script.startswith("#!/usr/bin/env bash\n")
-    assert "${DASKFLOW_CLUSTER_DIR:-.daskflow-cluster}" in script
-    assert "${DASKFLOW_CLUSTER_DIR:-.daskflow-cluster}" in readme
+    assert STATE_DEFAULT in script and STATE_DEFAULT in readme
+    # a state folder from an older default, or DASKFLOW_CLUSTER_DIR=.daskflow-cluster
+    assert ".daskflow-cluster/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@needs_local_cluster
+@pytest.mark.parametrize("where", ["XDG_STATE_HOME", "HOME"])
+def test_cluster_state_is_per_user_not_in_the_current_folder(tmp_path, where):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DASKFLOW_CLUSTER_DIR", "XDG_STATE_HOME")
+    }
+    env[where] = str(tmp_path / "user")
+    state = tmp_path / "user" / (".local/state" if where == "HOME" else "") / "daskflow" / "cluster"
+    project = tmp_path / "project"
+    project.mkdir()
+    for command, status in (("status", 3), ("stop", 0)):
+        out = subprocess.run(
+            ["bash", str(CLUSTER_SH), command],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == status, out.stderr
+        assert str(state) in out.stderr  # found from any folder: one per user
+    assert list(project.iterdir()) == []

@@ -15,9 +15,11 @@
 # works in scripts. If anything fails to start, `start` stops what it started, shows the end
 # of the logs and exits with status 1.
 #
-# Pid files, the address and one log per process live in the state directory
-# ${DASKFLOW_CLUSTER_DIR:-.daskflow-cluster} (relative to the current directory); `stop` and
-# `status` must see the same one. Other settings:
+# Pid files, the address, one log per process and the workers' scratch space live in the
+# state directory ${DASKFLOW_CLUSTER_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/daskflow/cluster}:
+# per user, not per folder, so `stop` and `status` find the cluster from any directory and
+# nothing is left in your project (a relative DASKFLOW_CLUSTER_DIR is relative to the current
+# directory; give one per cluster to run several). Other settings:
 #   DASKFLOW_PYTHON           the Python whose `dask` and `distributed` to use (default:
 #                             python3 on PATH, e.g. your activated virtualenv)
 #   DASKFLOW_CLUSTER_TIMEOUT  seconds to wait for the scheduler and workers (default 60)
@@ -28,7 +30,7 @@
 
 set -Eeuo pipefail
 
-STATE_DIR="${DASKFLOW_CLUSTER_DIR:-.daskflow-cluster}"
+STATE_DIR="${DASKFLOW_CLUSTER_DIR:-${XDG_STATE_HOME:-${HOME:?set DASKFLOW_CLUSTER_DIR or HOME}/.local/state}/daskflow/cluster}"
 PYTHON="${DASKFLOW_PYTHON:-python3}"
 TIMEOUT="${DASKFLOW_CLUSTER_TIMEOUT:-60}"
 STOP_TIMEOUT=20
