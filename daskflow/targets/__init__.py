@@ -17,41 +17,89 @@ Completeness in bulk
 In-memory outputs
     :class:`MemoryTarget` (the ``cache`` format) keeps its value in :data:`data`, a dict of
     this process keyed by the target's URL, as d6tflow's ``d6tflow.data`` did.
+
+d6tflow's target classes
+    :class:`DataTarget` and its subclasses (:class:`PqPandasTarget`, :class:`CSVPandasTarget`,
+    ...) keep d6tflow's names and calls: ``PqPandasTarget(path).save(df)`` returns the path,
+    ``.load()`` reads it back. A user's own ``DataTarget`` subclass that saves with
+    ``super().save(obj, "to_feather")`` and loads with ``super().load(read_fn)`` works as a
+    task's ``target_class``; its function is handed a local ``pathlib.Path`` whose name is the
+    output's, and daskflow makes the result atomic and uploads it to object stores.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib.util
 import os
+import shutil
 import tempfile
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from .. import settings
-from ..errors import OutputNotFoundError, StorageError
+from ..errors import FormatError, OutputNotFoundError, StorageError
 from ..formats import Format, get_format
 
 __all__ = [
+    "CSVGZPandasTarget",
+    "CSVPandasTarget",
+    "CacheTarget",
+    "DataTarget",
     "DatasetTarget",
+    "ExcelPandasTarget",
+    "JsonTarget",
     "MemoryTarget",
+    "PdCacheTarget",
+    "PickleTarget",
+    "PqPandasTarget",
     "Staging",
     "Target",
     "data",
     "exists_many",
     "make_target",
     "redact",
+    "require_module",
     "run_inputs",
     "staging",
 ]
 
-data: dict[str, Any] = {}
+
+class _ByUrl(dict[Any, Any]):
+    """A dict keyed by output URL that also finds a key given as a path object
+    (``data[Path("data/x.csv")]``, as d6tflow's ``d6tflow.data`` was keyed)."""
+
+    @staticmethod
+    def _key(key: Any) -> Any:
+        return os.fspath(key) if isinstance(key, os.PathLike) else key
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(self._key(key), value)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(self._key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._key(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._key(key), default)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return super().pop(self._key(key), *default)
+
+
+data: dict[str, Any] = _ByUrl()
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
 _data_lock = threading.Lock()
 
@@ -137,18 +185,29 @@ class Target:
 
     Parameters
     ----------
-    url : str
+    url : str or os.PathLike
         A local path (relative to the working directory, or absolute) or an fsspec URL.
-    format : Format or str
-        The :mod:`daskflow.formats` format, or its registered name.
+    format : Format or str, optional
+        The :mod:`daskflow.formats` format, or its registered name (default: the class's
+        ``default_format``).
     storage_options : mapping, optional
         Keyword arguments for the fsspec filesystem (credentials, endpoint, ...).
     """
 
+    default_format: str | Format | None = None
+
     def __init__(
-        self, url: str, format: Format | str, storage_options: Mapping[str, Any] | None = None
+        self,
+        url: str | os.PathLike[str],
+        format: Format | str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.url = str(url)
+        self.url = os.fspath(url)
+        if not isinstance(self.url, str):
+            raise TypeError(f"{type(self).__name__} expects a path or URL string, got {url!r}")
+        format = format if format is not None else self.default_format
+        if format is None:
+            raise FormatError(f"{type(self).__name__}({self.url!r}) needs a format")
         self.format = get_format(format) if isinstance(format, str) else format
         self.storage_options = dict(storage_options or {})
         self._fs_path: tuple[Any, str] | None = None
@@ -254,6 +313,60 @@ class Target:
             self._commit(tmp)
         return self.path
 
+    def _stage_with(self, write: Callable[[str], Any]) -> Path | str:
+        """Save what ``write(local path)`` writes, atomically, as :meth:`save` does.
+
+        The path handed to ``write`` is a local file named as the output is (so code that
+        infers a format from the extension works), alone in a temporary folder that goes
+        away with it.
+        """
+        if _is_local(self.url):
+            path = self._open()[1]
+            token = uuid.uuid4().hex[:12]
+            folder = os.path.join(os.path.dirname(path), f".{self.name}.{token}.tmp")
+            os.makedirs(folder)
+        else:
+            folder = tempfile.mkdtemp(prefix="daskflow-")
+        tmp = _InFolder(os.path.join(folder, self.name))
+        try:
+            write(tmp)
+            if not os.path.isfile(tmp):
+                raise OutputNotFoundError(
+                    f"saving {redact(self.url)} wrote no file at the path it was given"
+                )
+        except BaseException:
+            _discard(tmp)
+            raise
+        staging = _staging.get()
+        if staging is not None:
+            staging.add(self, tmp)
+        else:
+            self._commit(tmp)
+        return self.path
+
+    def _local_copy(self, read: Callable[[str], Any]) -> Any:
+        """``read(local path)`` of this output: the file itself on local disk, else a copy
+        downloaded to a temporary folder (under the output's own name)."""
+        staging = _staging.get()
+        if staging is not None and self.url in staging.entries:
+            return read(staging.entries[self.url][1])
+        fs, path = self._open()
+        if _is_local(self.url):
+            if not os.path.isfile(path):
+                raise OutputNotFoundError(
+                    f"{redact(self.url)} does not exist; run the task that writes it first"
+                )
+            return read(path)
+        with tempfile.TemporaryDirectory(prefix="daskflow-") as folder:
+            local = os.path.join(folder, self.name)
+            try:
+                fs.get_file(path, local)
+            except FileNotFoundError as e:
+                raise OutputNotFoundError(
+                    f"{redact(self.url)} does not exist; run the task that writes it first"
+                ) from e
+            return read(local)
+
     def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
         """Write ``obj`` whole to a temporary local file (beside the output on local disk,
         for the rename); return its path, or remove it and raise."""
@@ -351,7 +464,14 @@ class MemoryTarget(Target):
     invalidate = remove
 
 
+class _InFolder(str):
+    """A temporary file alone in a temporary folder: discarding it removes the folder."""
+
+
 def _discard(tmp: str) -> None:
+    if isinstance(tmp, _InFolder):
+        shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
+        return
     with contextlib.suppress(FileNotFoundError):
         os.remove(tmp)
 
@@ -495,6 +615,141 @@ class DatasetTarget(Target):
         fs.invalidate_cache(path)
 
     invalidate = remove
+
+
+# -- d6tflow's target classes ------------------------------------------------------------
+
+
+class _ByFunction(Format):
+    """The format of a :class:`DataTarget` that saves and loads with functions it is given."""
+
+    name, ext = "function", "ext"
+
+    def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
+        raise FormatError(
+            "a DataTarget saves with a function: subclass it and call "
+            "super().save(obj, 'to_parquet') (a method name of obj, or a function(obj, path))"
+        )
+
+    def load(self, fs: Any, path: str, **kwargs: Any) -> Any:
+        raise FormatError(
+            "a DataTarget loads with a function: subclass it and call "
+            "super().load(pd.read_parquet) (a function of the path)"
+        )
+
+
+class DataTarget(Target):
+    """d6tflow's base class of file targets: subclasses save and load with functions.
+
+    ::
+
+        class FeatherTarget(DataTarget):
+            def load(self, cached=False, **kwargs):
+                return super().load(pd.read_feather, cached, **kwargs)
+
+            def save(self, df, **kwargs):
+                return super().save(df, "to_feather", **kwargs)
+
+        class TaskFeather(daskflow.tasks.TaskData):
+            target_class, target_ext = FeatherTarget, "feather"
+
+    ``save(obj, fun)`` calls ``obj.fun(path)`` (``fun`` a method name) or ``fun(obj, path)``;
+    ``load(fun)`` calls ``fun(path)``. ``path`` is a local :class:`pathlib.Path` named as the
+    output: the file itself on local disk when loading, a temporary file when saving, which
+    daskflow renames into place (or uploads) whole. Without a function they use the format
+    (``default_format``) of the subclass.
+    """
+
+    default_format: str | Format | None = _ByFunction()
+
+    def load(  # type: ignore[override]
+        self, fun: Callable[..., Any] | None = None, cached: bool = False, **kwargs: Any
+    ) -> Any:
+        if fun is None:
+            return super().load(cached, **kwargs)
+        cached = cached or settings.current("cached")
+        if cached and self.url in data:
+            return data[self.url]
+        value = self._local_copy(lambda p: fun(Path(p), **kwargs))
+        if cached:
+            with _data_lock:
+                data[self.url] = value
+        return value
+
+    def save(
+        self, obj: Any, fun: str | Callable[..., Any] | None = None, **kwargs: Any
+    ) -> Path | str:
+        if fun is None:
+            return super().save(obj, **kwargs)
+        if isinstance(fun, str):
+            write = getattr(obj, fun, None)
+            if write is None:
+                raise FormatError(
+                    f"cannot save {type(obj).__name__} to {redact(self.url)}: it has no "
+                    f"method {fun!r}"
+                )
+            return self._stage_with(lambda p: write(Path(p), **kwargs))
+        return self._stage_with(lambda p: fun(obj, Path(p), **kwargs))
+
+
+class _Formatted(DataTarget):
+    """A d6tflow target class stored in one of daskflow's formats (``default_format``)."""
+
+    def load(self, cached: bool = False, **kwargs: Any) -> Any:  # type: ignore[override]
+        return Target.load(self, cached, **kwargs)
+
+    def save(self, obj: Any, **kwargs: Any) -> Path | str:  # type: ignore[override]
+        return Target.save(self, obj, **kwargs)
+
+
+class CSVPandasTarget(_Formatted):
+    """A DataFrame as CSV without the index."""
+
+    default_format = "csv"
+
+
+class CSVGZPandasTarget(CSVPandasTarget):
+    """A DataFrame as gzip-compressed CSV."""
+
+    default_format = "csv.gz"
+
+
+class ExcelPandasTarget(_Formatted):
+    """A DataFrame as an Excel sheet (needs openpyxl)."""
+
+    default_format = "excel"
+
+
+class PqPandasTarget(_Formatted):
+    """A DataFrame as Parquet (pyarrow, snappy; d6tflow used gzip, which reads the same)."""
+
+    default_format = "parquet"
+
+
+class JsonTarget(_Formatted):
+    """A JSON-serializable object, stored as ``{"data": obj}``."""
+
+    default_format = "json"
+
+
+class PickleTarget(_Formatted):
+    """Any picklable object."""
+
+    default_format = "pickle"
+
+
+CacheTarget = MemoryTarget  # d6tflow's name for an output kept in memory
+
+
+class PdCacheTarget(MemoryTarget):
+    """A DataFrame kept in memory (d6tflow's ``TaskCachePandas`` target)."""
+
+
+def require_module(module: str, hint: str, what: str) -> Any:
+    """Import ``module`` for ``what``, or raise :class:`FormatError` with the install hint."""
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        raise FormatError(f"{what} needs {module}, which is not installed: {hint}")
+    return importlib.import_module(module)
 
 
 _local: Any = None

@@ -53,7 +53,23 @@ from ..errors import (
     TaskIncompleteError,
 )
 from ..parameters import PRIVATE, Parameter, adopt
-from ..targets import MemoryTarget, Target, data, exists_many, make_target, redact
+from ..targets import (
+    CacheTarget,
+    CSVGZPandasTarget,
+    CSVPandasTarget,
+    DataTarget,
+    ExcelPandasTarget,
+    JsonTarget,
+    MemoryTarget,
+    PdCacheTarget,
+    PickleTarget,
+    PqPandasTarget,
+    Target,
+    data,
+    exists_many,
+    make_target,
+    redact,
+)
 
 __all__ = [
     "Task",
@@ -453,6 +469,10 @@ class TaskData(Task):
         target, ``save`` takes the object).
     format : str
         The :mod:`daskflow.formats` name outputs are stored in.
+    target_class : type, optional
+        d6tflow's way to say the same: a :class:`~daskflow.targets.DataTarget` subclass,
+        made with the output's path. Whichever of ``format`` and ``target_class`` a class
+        sets itself wins over what it inherits.
     target_ext : str
         File extension (default: the format's).
     target_dir : str, optional
@@ -465,6 +485,8 @@ class TaskData(Task):
 
     persist: ClassVar[list[str]] = ["data"]
     format: ClassVar[str] = "pickle"
+    target_class: ClassVar[type[Target]] = DataTarget
+    _by_target_class: ClassVar[bool] = False
     target_ext: ClassVar[str | None] = None
     target_dir: ClassVar[str | None] = None
     save_attrib: ClassVar[bool] = True
@@ -473,6 +495,16 @@ class TaskData(Task):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "target_class" in own or "format" in own:
+            cls._by_target_class = "target_class" in own
+            if cls._by_target_class and not (
+                isinstance(cls.target_class, type) and issubclass(cls.target_class, Target)
+            ):
+                raise TaskDefinitionError(
+                    f"{cls.__name__}.target_class must be a daskflow.targets.DataTarget "
+                    f"subclass, got {cls.target_class!r}"
+                )
         if "persists" in cls.__dict__:  # d6tflow accepted this spelling too
             cls.persist = cls.__dict__["persists"]
         persist = cls.persist
@@ -509,6 +541,12 @@ class TaskData(Task):
         return f"{key}.{ext}"
 
     def _target(self, key: str) -> Target:
+        if self._by_target_class:
+            cls = self.target_class
+            ext = self.target_ext or _format_ext(cls.default_format or "pickle")
+            target = cls(f"{self._folder()}/{self._file_name(key, ext)}")
+            target.storage_options = self._storage_options()
+            return target
         ext = self.target_ext or _format_ext(self.format)
         url = f"{self._folder()}/{self._file_name(key, ext)}"
         return make_target(url, self.format, self._storage_options())
@@ -614,7 +652,7 @@ class TaskData(Task):
     invalidate = reset
 
 
-def _format_ext(name: str) -> str:
+def _format_ext(name: Any) -> str:
     from ..formats import get_format
 
     return get_format(name).ext
@@ -624,17 +662,21 @@ class TaskCache(TaskData):
     """Outputs kept in memory (any object); they last as long as the process that holds them."""
 
     format = "cache"
+    target_class = CacheTarget
     target_ext = "cache"
 
 
 class TaskCachePandas(TaskCache):
     """A DataFrame kept in memory."""
 
+    target_class = PdCacheTarget
+
 
 class TaskPickle(TaskData):
     """Any picklable object, pickled (``.pkl``)."""
 
     format = "pickle"
+    target_class = PickleTarget
     target_ext = "pkl"
 
 
@@ -642,6 +684,7 @@ class TaskJson(TaskData):
     """A JSON-serializable object (``.json``)."""
 
     format = "json"
+    target_class = JsonTarget
     target_ext = "json"
 
 
@@ -649,6 +692,7 @@ class TaskPqPandas(TaskData):
     """A DataFrame as Parquet, through pyarrow with snappy compression (``.parquet``)."""
 
     format = "parquet"
+    target_class = PqPandasTarget
     target_ext = "parquet"
 
 
@@ -656,6 +700,7 @@ class TaskCSVPandas(TaskData):
     """A DataFrame as CSV (``.csv``)."""
 
     format = "csv"
+    target_class = CSVPandasTarget
     target_ext = "csv"
 
 
@@ -663,6 +708,7 @@ class TaskCSVGZPandas(TaskData):
     """A DataFrame as gzip-compressed CSV (``.csv.gz``)."""
 
     format = "csv.gz"
+    target_class = CSVGZPandasTarget
     target_ext = "csv.gz"
 
 
@@ -670,6 +716,7 @@ class TaskExcelPandas(TaskData):
     """A DataFrame as an Excel sheet (``.xlsx``, needs openpyxl)."""
 
     format = "excel"
+    target_class = ExcelPandasTarget
     target_ext = "xlsx"
 
 
