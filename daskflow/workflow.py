@@ -120,6 +120,19 @@ def _check_class(task: Any, where: str) -> type[Task]:
     raise WorkflowError(f"{where} expects a task class, got {task!r} ({type(task).__name__})")
 
 
+def _check_env(env: Any) -> str | None:
+    """``env`` if it is one folder name: it may never lead out of the flow's root."""
+    if env is None:
+        return None
+    text = str(env)
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text:
+        raise WorkflowError(
+            f"Workflow env must be one folder name (it becomes env={{env}} under the root), "
+            f"got {env!r}"
+        )
+    return text
+
+
 def _classes(tasks: Any, default: type[Task] | None, where: str) -> list[type[Task]]:
     if tasks is None:
         if default is None:
@@ -170,7 +183,7 @@ class Workflow:
         self.default_task = task
         self.params: dict[str, Any] = dict(params or {})
         self.path = path
-        self.env = env
+        self.env = _check_env(env)
         self.storage_options = None if storage_options is None else dict(storage_options)
         self.flows: dict[str, Any] = {}
         self.last_result: RunResult | None = None
@@ -187,10 +200,17 @@ class Workflow:
         """Make ``flow`` reachable from this flow's tasks as ``self.flows[flow_name]``."""
         self.flows[flow_name] = flow
 
-    def _root(self, cls: type[Task]) -> Any:
+    def _root(self) -> Any:
+        """The root of every task of this flow, or None to leave each task its own.
+
+        As in d6tflow, a flow's ``path`` or ``env`` places *every* task of the flow under
+        one root, over a task class's own ``path``; with ``env`` alone that root is the
+        default task's ``path`` (else ``settings.dirpath``) plus ``env={env}``.
+        """
         if self.env is None:
             return self.path
-        base = self.path or cls.path or settings.current("dirpath")
+        own = self.default_task.path if self.default_task is not None else None
+        base = self.path or own or settings.current("dirpath")
         return f"{str(base).rstrip('/')}/env={self.env}"
 
     def get_task(self, task: Any = None) -> Task:
@@ -198,7 +218,7 @@ class Workflow:
         cls = _classes(task, self.default_task, "get_task")[0]
         return cls(
             **self.params,
-            path=self._root(cls),
+            path=self._root(),
             flows=self.flows or None,
             storage_options=self.storage_options,
         )

@@ -659,6 +659,56 @@ def test_workflow_path_and_env_do_not_leak_into_unrelated_instances():
     assert RAN == ["MFile()", "MCache()"]  # the default location was still empty
 
 
+class PathUp(d6tflow.tasks.TaskPickle):
+    path = "data/up_own"  # a class path: the flow's path or env still wins, as in d6tflow
+
+    def run(self):
+        self.save(1)
+
+
+@d6tflow.requires(PathUp)
+class PathDown(d6tflow.tasks.TaskPickle):
+    def run(self):
+        self.save(self.inputLoad() + 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "root"),
+    [
+        ({}, None),
+        ({"env": "prod"}, "data/env=prod"),
+        ({"path": "data/wf"}, "data/wf"),
+        ({"path": "data/wf", "env": "prod"}, "data/wf/env=prod"),
+    ],
+)
+def test_a_flows_path_and_env_override_a_task_classs_own_path(kwargs, root):
+    flow = d6tflow.Workflow(PathDown, **kwargs)
+    flow.run(execution_summary=False)
+    up, down = flow.outputPath(PathUp), flow.outputPath(PathDown)
+    if root is None:  # no flow path: each class keeps its own
+        assert up == Path(f"data/up_own/PathUp/{PathUp().task_id}-data.pkl")
+        assert down == Path(f"data/PathDown/{PathDown().task_id}-data.pkl")
+    else:
+        assert up == Path(f"{root}/PathUp/{PathUp().task_id}-data.pkl")
+        assert down == Path(f"{root}/PathDown/{PathDown().task_id}-data.pkl")
+    assert up.is_file() and down.is_file()
+    assert flow.outputLoad() == 2
+
+
+def test_a_flow_without_a_task_places_the_tasks_it_runs_under_its_path():
+    flow = d6tflow.Workflow(path="data/wf_run")
+    flow.run(PathDown, forced_all=True, execution_summary=False)
+    assert flow.outputPath(PathUp) == Path(f"data/wf_run/PathUp/{PathUp().task_id}-data.pkl")
+    assert flow.outputPath(PathUp).is_file()
+
+
+@pytest.mark.parametrize("env", ["../../x", "a/b", "", "..", "a\\b"])
+def test_env_must_be_one_folder_name(env):
+    with pytest.raises(d6tflow.errors.WorkflowError, match="one folder name"):
+        d6tflow.Workflow(PathDown, env=env)
+    assert not Path("x").exists()
+
+
 def test_task_path_kwarg_is_per_instance():
     assert MFile(path="explicit").output().path == Path(
         MISC["workflow_paths"]["MFile(path='explicit').output().path"]
