@@ -785,3 +785,83 @@ def test_outputPath_types_as_recorded():
         "x": "data/LMulti/LMulti__99914b932b-x.cache",
         "y": "data/LMulti/LMulti__99914b932b-y.cache",
     }
+
+
+# -- class defaults that do not parse: normalized as luigi does ---------------------------------
+
+
+def _real_luigi():
+    import warnings
+
+    with warnings.catch_warnings():  # luigi warns about its own config on first import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pytest.importorskip("luigi")
+
+
+def _luigi_task_id(family, **params):
+    """The task id real luigi gives a task of ``family`` with luigi parameters ``params``."""
+    real_luigi = _real_luigi()
+    cls = type(family, (real_luigi.Task,), {**params, "__module__": "luigi_ids_" + family})
+    return cls().task_id
+
+
+def test_a_bool_default_that_does_not_parse_is_none_as_in_luigi():
+    # d6tflow's own project template declares this
+    with pytest.warns(d6tflow.errors.CompatibilityWarning, match=r"TaskRfModel.*'model'.*'rf'"):
+
+        class TaskRfModel(d6tflow.tasks.TaskPickle):
+            model = d6tflow.BoolParameter(default="rf")
+
+            def run(self):
+                self.save(self.model)
+
+        task = TaskRfModel()
+    assert task.model is None
+    real_luigi = _real_luigi()
+    assert task.task_id == _luigi_task_id(
+        "TaskRfModel", model=real_luigi.BoolParameter(default="rf")
+    )
+    d6tflow.run(task, execution_summary=False)
+    assert TaskRfModel().outputLoad() is None
+
+
+def test_an_int_default_that_does_not_parse_is_kept_as_written_as_in_luigi():
+    class TaskBadInt(d6tflow.tasks.TaskPickle):
+        n = d6tflow.IntParameter(default="ten")
+
+    with pytest.warns(d6tflow.errors.CompatibilityWarning):
+        task = TaskBadInt()
+    real_luigi = _real_luigi()
+    assert task.n == "ten"
+    assert task.task_id == _luigi_task_id("TaskBadInt", n=real_luigi.IntParameter(default="ten"))
+
+
+def test_an_unparseable_default_warns_once_per_class_and_parameter():
+    class TaskWarnOnce(d6tflow.tasks.TaskPickle):
+        flag = d6tflow.BoolParameter(default="maybe")
+
+    with pytest.warns(d6tflow.errors.CompatibilityWarning) as record:
+        TaskWarnOnce()
+        TaskWarnOnce()
+        d6tflow.Workflow(TaskWarnOnce).get_task()
+    assert len(record) == 1
+
+
+def test_a_passed_value_that_does_not_parse_is_still_an_error():
+    class TaskPassed(d6tflow.tasks.TaskPickle):
+        flag = d6tflow.BoolParameter(default=True)
+
+    with pytest.raises(d6tflow.errors.ParameterError, match="TaskPassed parameter 'flag'"):
+        TaskPassed(flag="rf")
+    with pytest.raises(d6tflow.errors.ParameterError):
+        d6tflow.Workflow(TaskPassed, {"flag": "rf"}).get_task()
+
+
+def test_strict_makes_an_unparseable_default_an_error():
+    d6tflow.settings.strict = True
+
+    class TaskStrictDefault(d6tflow.tasks.TaskPickle):
+        flag = d6tflow.BoolParameter(default="rf")
+
+    with pytest.raises(d6tflow.errors.ParameterError, match="class default"):
+        TaskStrictDefault()

@@ -37,11 +37,13 @@ import copy
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, dataclass_transform
 
 from .. import settings
 from ..errors import (
+    CompatibilityWarning,
     DependencyCycleError,
     MissingParameterError,
     OutputKeyError,
@@ -209,7 +211,8 @@ class Task:
             if name in given:
                 value = given[name]
             elif param.has_default:
-                value = param.default
+                values[name] = _default_value(cls, name, param)
+                continue
             else:
                 raise MissingParameterError(
                     f"{cls.task_family} needs parameter {name!r} ({param.expected}), "
@@ -431,6 +434,37 @@ class Task:
                 f"{self!r} needs the output of {upstream!r}, which is not there ({e}); did "
                 f"{type(upstream).__name__}.run() save it?"
             ) from e
+
+
+def _default_value(cls: type[Task], name: str, param: Parameter[Any]) -> Any:
+    """The normalized default of ``param``; a default written in the class that does not
+    parse is normalized as luigi does (so task ids match d6tflow's), with a warning."""
+    try:
+        return param.normalize(param.default)
+    except ParameterError as e:
+        problem = (
+            f"{cls.task_family} parameter {name!r} has a class default that does not parse: {e}"
+        )
+        if settings.current("strict"):
+            raise ParameterError(f"{problem} (settings.strict is on)") from None
+        value = param.normalize_default(param.default)
+        try:
+            param.serialize_value(value)
+        except Exception:
+            raise ParameterError(problem) from None
+        where = (cls.__module__, cls.__qualname__, name)
+        if where not in _warned_defaults:
+            _warned_defaults.add(where)
+            warnings.warn(
+                f"{problem}; it is taken as {value!r}, as luigi (and so d6tflow) took it. Fix "
+                "the default, or set daskflow.settings.strict = True to make this an error",
+                CompatibilityWarning,
+                stacklevel=4,
+            )
+        return value
+
+
+_warned_defaults: set[tuple[str, str, str]] = set()
 
 
 def _collect_params(cls: type[Task]) -> None:
