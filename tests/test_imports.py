@@ -43,6 +43,7 @@ LAYERS = [
     "schedulers",
     "execute",
     "workflow",
+    "export",
     "cli",
     "__main__",
     "__init__",
