@@ -43,6 +43,7 @@ LAYERS = [
     "schedulers",
     "execute",
     "workflow",
+    "functional",
     "export",
     "cli",
     "__main__",
