@@ -9,16 +9,18 @@ they are handed to the tasks its tasks require, never to other instances.
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import settings
-from .errors import NoDefaultTaskError, TaskIncompleteError, WorkflowError
+from .errors import CompatibilityWarning, NoDefaultTaskError, TaskIncompleteError, WorkflowError
 from .execute import RunResult, check_tasks
 from .execute import run as _run
-from .graph import build, downstream_of, preview_text, upstream_of
+from .graph import TaskGraph, build, downstream_of, preview_text, upstream_of
 from .tasks import Task, TaskData, _confirm
 from .visualize import Picture
 
@@ -43,7 +45,12 @@ def preview(
     clip_params: bool = False,
 ) -> None:
     """Print the dependency tree of ``tasks`` (instances) with each task's status."""
-    graph = build(check_tasks(tasks))
+    _print_preview(build(check_tasks(tasks)), indent, last, show_params, clip_params)
+
+
+def _print_preview(
+    graph: TaskGraph, indent: str, last: bool, show_params: bool, clip_params: bool
+) -> None:
     print(
         preview_text(
             graph,
@@ -120,6 +127,11 @@ def _check_class(task: Any, where: str) -> type[Task]:
     raise WorkflowError(f"{where} expects a task class, got {task!r} ({type(task).__name__})")
 
 
+def _declared(graph: TaskGraph) -> set[str]:
+    """The parameter names the tasks of ``graph`` declare."""
+    return {n for cls in {type(t) for t in graph.tasks.values()} for n in cls._params}
+
+
 def _check_env(env: Any) -> str | None:
     """``env`` if it is one folder name: it may never lead out of the flow's root."""
     if env is None:
@@ -187,6 +199,7 @@ class Workflow:
         self.storage_options = None if storage_options is None else dict(storage_options)
         self.flows: dict[str, Any] = {}
         self.last_result: RunResult | None = None
+        self._unknown_told: set[Any] = set()
 
     def __repr__(self) -> str:
         name = self.default_task.__name__ if self.default_task else None
@@ -239,7 +252,32 @@ class Workflow:
         clip_params: bool = False,
     ) -> None:
         """Print the dependency tree with each task's status (COMPLETE / PENDING)."""
-        preview(self._tasks(tasks), indent, last, show_params, clip_params)
+        graph = build(self._tasks(tasks))
+        self._check_params(graph)
+        _print_preview(graph, indent, last, show_params, clip_params)
+
+    def _check_params(self, graph: TaskGraph) -> None:
+        """Warn about a parameter that no task of the flow declares (a typo, most likely),
+        naming the closest declared one. d6tflow ignored them silently; the CLI refuses them,
+        and so does ``settings.strict``."""
+        declared = _declared(graph)
+        unknown = [n for n in self.params if n not in declared and n not in self._unknown_told]
+        if unknown and self.default_task is not None:  # run for part of the flow: whole flow
+            declared |= _declared(build([self.get_task()]))
+        for name in unknown:
+            if name in declared:
+                continue
+            close = difflib.get_close_matches(str(name), sorted(declared), n=1)
+            message = (
+                f"{self!r}: no task of the flow declares a parameter {name!r}, so it is ignored."
+            )
+            if close:
+                message += f" Did you mean {close[0]!r}?"
+            message += f" Its tasks declare: {', '.join(sorted(declared)) or 'none'}."
+            if settings.current("strict"):
+                raise WorkflowError(f"{message} (settings.strict is on)")
+            self._unknown_told.add(name)
+            warnings.warn(message, CompatibilityWarning, stacklevel=3)
 
     def run(
         self,
@@ -258,8 +296,12 @@ class Workflow:
         ``forced`` takes task classes or instances; see :func:`daskflow.run` for the rest.
         """
         forced_tasks = None if forced is None else self._tasks(forced)
+        roots = self._tasks(tasks)
+        graph = build(roots)
+        self._check_params(graph)
         self.last_result = _run(
-            self._tasks(tasks),
+            roots,
+            graph=graph,
             forced=forced_tasks,
             forced_all=forced_all,
             forced_all_upstream=forced_all_upstream,
@@ -468,6 +510,8 @@ class WorkflowMulti:
             forced_tasks = [t for wf in flows.values() for t in wf._tasks(forced)]
         everything = [t for ts in roots.values() for t in ts]
         graph = build(everything)  # one graph for all flows, built once
+        for wf in flows.values():
+            wf._check_params(graph)
         result = _run(
             everything,
             graph=graph,

@@ -863,7 +863,8 @@ def test_workflow_multi_reset_upstream_and_downstream_with_flow(no_input):
 def test_workflow_multi_outputLoadMeta_and_set_default():
     flow = d6tflow.WorkflowMulti(MGrid, [{"a": 1}, {"a": 2}])
     flow.set_default(MMetaDown)
-    flow.run(execution_summary=False)
+    with pytest.warns(d6tflow.errors.CompatibilityWarning, match="parameter 'a'"):
+        flow.run(execution_summary=False)  # no task of MMetaDown's flow has 'a' now
     assert flow.outputLoadMeta(MMeta) == {0: {"m": 1}, 1: {"m": 1}}
     assert flow.get_task(flow=1) == MMetaDown()
 
@@ -1094,3 +1095,46 @@ def test_run_without_confirm_never_prompts(no_input):
     _run_complete_pipeline()
     d6tflow.Workflow(TaskTrain).run(forced_all_upstream=True, execution_summary=False)
     assert RAN == ALL3
+
+
+# -- parameters no task declares -----------------------------------------------------------------
+
+
+class TaskTypo(d6tflow.tasks.TaskPickle):
+    do_preprocess = d6tflow.BoolParameter(default=True)
+
+    def run(self):
+        self.save(self.do_preprocess)
+
+
+@d6tflow.requires(TaskTypo)
+class TaskTypoDown(d6tflow.tasks.TaskPickle):
+    model = d6tflow.Parameter(default="ols")
+
+    def run(self):
+        self.save(self.inputLoad())
+
+
+def test_a_misspelled_parameter_warns_once_with_the_close_match():
+    flow = d6tflow.Workflow(TaskTypoDown, {"do_preproces": False})
+    with pytest.warns(d6tflow.errors.CompatibilityWarning) as record:
+        flow.preview()
+        flow.run(execution_summary=False)
+    assert len(record) == 1
+    text = str(record[0].message)
+    assert "'do_preproces'" in text and "Did you mean 'do_preprocess'?" in text
+    assert flow.outputLoad() is True  # ignored, as in d6tflow
+
+
+def test_a_parameter_of_another_task_of_the_flow_does_not_warn(recwarn):
+    flow = d6tflow.Workflow(TaskTypoDown, {"model": "gbm", "do_preprocess": False})
+    flow.run(TaskTypo, execution_summary=False)  # 'model' is TaskTypoDown's: part of the flow
+    flow.preview(TaskTypo)
+    assert not [w for w in recwarn if issubclass(w.category, d6tflow.errors.CompatibilityWarning)]
+
+
+def test_strict_refuses_a_parameter_no_task_declares():
+    d6tflow.settings.strict = True
+    with pytest.raises(d6tflow.errors.WorkflowError, match="do_preproces"):
+        d6tflow.Workflow(TaskTypoDown, {"do_preproces": False}).run(execution_summary=False)
+    assert not TaskTypo().complete()
