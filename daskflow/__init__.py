@@ -5,11 +5,14 @@
 
 from . import errors as errors
 from . import formats as formats
+from . import functional as functional
 from . import parameters as parameters
 from . import settings as settings
 from . import targets as targets
 from . import tasks as tasks
 from .execute import RunResult as RunResult
+from .export import FlowExport as FlowExport
+from .export import FlowImport as FlowImport
 from .parameters import BoolParameter as BoolParameter
 from .parameters import ChoiceParameter as ChoiceParameter
 from .parameters import DateHourParameter as DateHourParameter
@@ -57,6 +60,8 @@ __all__ = [
     "DictParameter",
     "EnumParameter",
     "FloatParameter",
+    "FlowExport",
+    "FlowImport",
     "IntParameter",
     "ListParameter",
     "MonthParameter",
@@ -73,6 +78,7 @@ __all__ = [
     "data",
     "errors",
     "formats",
+    "functional",
     "inherits",
     "invalidate_downstream",
     "invalidate_upstream",

@@ -127,6 +127,12 @@ def _check_class(task: Any, where: str) -> type[Task]:
     raise WorkflowError(f"{where} expects a task class, got {task!r} ({type(task).__name__})")
 
 
+def _draw(graph: TaskGraph, last: RunResult | None, filename: str | Path | None) -> Any:
+    failed = set(last.errors) if last is not None else set()
+    picture = Picture(graph, graph.status(), failed)
+    return picture if filename is None else picture.save(filename)
+
+
 def _declared(graph: TaskGraph) -> set[str]:
     """The parameter names the tasks of ``graph`` declare."""
     return {n for cls in {type(t) for t in graph.tasks.values()} for n in cls._params}
@@ -316,13 +322,11 @@ class Workflow:
     def visualize(self, filename: str | Path | None = None, tasks: Any = None) -> Any:
         """Draw the flow, each task coloured complete, pending or failed (in the last run).
 
-        With ``filename`` (``.svg``, ``.png``, ``.html``, ...) write it there and return the
-        path; without, return a picture that a notebook shows inline.
+        With ``filename`` write it there and return the path (``.svg`` and ``.html`` always;
+        ``.png``, ``.pdf`` and graphviz's other formats need graphviz); without, return a
+        picture that a notebook shows inline.
         """
-        graph = build(self._tasks(tasks))
-        failed = set(self.last_result.errors) if self.last_result is not None else set()
-        picture = Picture(graph, graph.status(), failed)
-        return picture if filename is None else picture.save(filename)
+        return _draw(build(self._tasks(tasks)), self.last_result, filename)
 
     def outputLoad(
         self, task: Any = None, keys: Any = None, as_dict: bool = False, cached: bool = False
@@ -448,6 +452,7 @@ class WorkflowMulti:
             name: Workflow(task, p, path=path, env=env, storage_options=storage_options)
             for name, p in self.params.items()
         }
+        self.last_result: RunResult | None = None
 
     def _flows(self, flow: Any) -> dict[Any, Workflow]:
         if flow is None:
@@ -526,11 +531,21 @@ class WorkflowMulti:
         )
         if result is None:
             return None
+        self.last_result = result
         per_flow = {
             name: result.subset(upstream_of(graph, [t.task_id for t in ts]))
             for name, ts in roots.items()
         }
         return per_flow[flow] if flow is not None else per_flow
+
+    def visualize(
+        self, filename: str | Path | None = None, tasks: Any = None, flow: Any = None
+    ) -> Any:
+        """Draw every flow (or ``flow``) as one graph, shared tasks once, as
+        :meth:`Workflow.visualize` draws one."""
+        flows = self._flows(flow)
+        graph = build([t for wf in flows.values() for t in wf._tasks(tasks)])
+        return _draw(graph, self.last_result, filename)
 
     def outputLoad(
         self,

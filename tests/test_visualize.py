@@ -56,6 +56,24 @@ def test_svg_colours_each_task_by_status_including_failed():
     assert text.count("marker-end") == 2  # A -> B -> C
 
 
+def test_workflow_multi_draws_every_flow_as_one_graph_with_shared_tasks_once(tmp_path):
+    flow = d6tflow.WorkflowMulti(C, {"two": {"n": 2}, "three": {"n": 3}})
+    flow.run(abort=False, execution_summary=False, scheduler="sync")
+    text = flow.visualize()._repr_svg_()
+    root = ET.fromstring(text)
+    labels = [
+        g.find("{http://www.w3.org/2000/svg}text").text
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+    ]
+    assert sorted(labels) == ["A", "B", "B", "C", "C"]  # A is shared: drawn once
+    assert set(_states(text).values()) == {"complete", "failed", "pending"}
+    assert "n=3" in text and "n=2" in text
+    one = flow.visualize(flow="three")._repr_svg_()
+    assert "n=3" in one and "n=2" not in one
+    assert flow.visualize(tmp_path / "multi.html") == tmp_path / "multi.html"
+    assert (tmp_path / "multi.html").read_text().count("<g") >= 5
+
+
 def test_svg_layout_is_left_to_right_and_escapes_text():
     class Q(d6tflow.tasks.TaskPickle):
         s = d6tflow.Parameter(default="<b>&amp;")
