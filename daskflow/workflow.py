@@ -263,9 +263,9 @@ class Workflow:
         _print_preview(graph, indent, last, show_params, clip_params)
 
     def _check_params(self, graph: TaskGraph) -> None:
-        """Warn about a parameter that no task of the flow declares (a typo, most likely),
-        naming the closest declared one. d6tflow ignored them silently; the CLI refuses them,
-        and so does ``settings.strict``."""
+        """Warn about a parameter that no task of the flow declares but whose name is close
+        to one that a task does (a typo), naming that one. d6tflow ignored both silently; the
+        CLI refuses every unknown name, and so does ``settings.strict``."""
         declared = _declared(graph)
         unknown = [n for n in self.params if n not in declared and n not in self._unknown_told]
         if unknown and self.default_task is not None:  # run for part of the flow: whole flow
@@ -283,7 +283,8 @@ class Workflow:
             if settings.current("strict"):
                 raise WorkflowError(f"{message} (settings.strict is on)")
             self._unknown_told.add(name)
-            warnings.warn(message, CompatibilityWarning, stacklevel=3)
+            if close:  # a name like a declared one is a typo; another is shared on purpose
+                warnings.warn(message, CompatibilityWarning, stacklevel=3)
 
     def run(
         self,
