@@ -26,7 +26,8 @@ save_with_param : bool
     Put the task id in output file names (``{task_id}-{key}.{ext}``); ``False`` gives
     ``{key}.{ext}``.
 cached : bool
-    Keep every loaded output in memory (``daskflow.data``) and serve later loads from there.
+    Keep every loaded output in memory (``daskflow.data``), as d6tflow did; a load serves
+    it from there only when it asks to (``load(cached=True)``, ``inputLoad(cached=True)``).
 scheduler : str, distributed.Client or None
     Default scheduler for runs (see :func:`daskflow.run`); ``None`` lets daskflow choose.
 mp_context : str or None

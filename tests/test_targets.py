@@ -346,6 +346,19 @@ def test_settings_cached_keeps_every_load():
     assert t.load() == [1] and d6tflow.data["data/A/x.json"] == [1]
 
 
+def test_settings_cached_alone_never_serves_a_load_from_memory():
+    # d6tflow's rule: a task that changes its loaded input in place must not change what
+    # the next load of the same input gives, whatever a notebook cell set earlier
+    settings.cached = True
+    t = Target("data/A/x.pkl", "pickle")
+    t.save({"v": 1})
+    first = t.load()
+    first["v"] = 99
+    assert t.load() == {"v": 1}
+    assert t.load(cached=True) == {"v": 1}  # the fresh read was kept ...
+    assert t.load(cached=True) is t.load(cached=True)  # ... and asked-for loads share it
+
+
 def test_uncached_load_reads_the_file_each_time():
     t = Target("data/A/x.json", "json")
     t.save([1])

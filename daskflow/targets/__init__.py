@@ -279,10 +279,16 @@ class Target:
             raise StorageError(f"cannot check {redact(url)}: {e}", self.url) from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
-        """Read the output. With ``cached`` (or ``settings.cached``) keep it in :data:`data`."""
-        cached = cached or settings.current("cached")
+        """Read the output.
+
+        ``cached=True`` serves it from :data:`data` when it is there, and keeps what it
+        reads there. ``settings.cached`` only keeps what is read, as d6tflow's did: a load
+        that did not ask for the cache always reads the output itself, so code that changes
+        a loaded object in place never changes what later loads see.
+        """
         if cached and self.url in data:
             return data[self.url]
+        cached = cached or settings.current("cached")
         staging = _staging.get()
         if staging is not None and self.url in staging.entries:
             return self.format.load(_local_fs(), staging.entries[self.url][1], **kwargs)
@@ -667,9 +673,9 @@ class DataTarget(Target):
     ) -> Any:
         if fun is None:
             return super().load(cached, **kwargs)
-        cached = cached or settings.current("cached")
         if cached and self.url in data:
             return data[self.url]
+        cached = cached or settings.current("cached")
         value = self._local_copy(lambda p: fun(Path(p), **kwargs))
         if cached:
             with _data_lock:
