@@ -251,3 +251,92 @@ def test_optional_library_tasks_import_without_it_and_say_what_to_install(module
     error = next(iter(result.errors.values()))
     assert isinstance(error, FormatError)
     assert f"pip install {library}" in str(error)
+
+
+class SelfWritingPickle(DataTarget):
+    """d6tflow's own PickleTarget pattern: writes self.path itself."""
+
+    def save(self, obj, **kwargs):
+        import pickle
+
+        with self.path.open("wb") as f:
+            pickle.dump(obj, f)
+        return self.path
+
+    def load(self):  # no cached argument: d6tflow called load() bare
+        import pickle
+
+        with self.path.open("rb") as f:
+            return pickle.load(f)
+
+
+def test_a_users_target_that_writes_its_path_itself_gets_its_folder():
+    t = SelfWritingPickle("out/sub/x.pkl")
+    assert t.save(1) == Path("out/sub/x.pkl")
+    assert t.load() == 1
+
+
+class TaskSelfWriting(TaskData):
+    target_class = SelfWritingPickle
+    target_ext = "pkl"
+
+    def run(self):
+        self.save({"v": 1})
+
+
+@daskflow.requires(TaskSelfWriting)
+class TaskAfterSelfWriting(daskflow.tasks.TaskPickle):
+    def run(self):
+        self.save(self.inputLoad()["v"] + 1)
+
+
+def test_a_task_whose_target_writes_itself_and_loads_without_cached():
+    flow = daskflow.Workflow(TaskAfterSelfWriting)
+    flow.run(execution_summary=False)
+    assert flow.outputLoad() == 2
+    assert flow.outputLoad(TaskSelfWriting) == {"v": 1}
+
+
+class CsvMixin:
+    target_class = CSVPandasTarget
+    target_ext = "csv"
+
+
+class TaskFromMixin(CsvMixin, TaskData):
+    def run(self):
+        self.save(DF)
+
+
+class TaskPqTargetNoExt(TaskData):
+    target_class = PqPandasTarget
+
+
+def test_target_class_from_a_mixin_and_d6tflows_ext_default():
+    out = TaskFromMixin().output()
+    assert isinstance(out, CSVPandasTarget) and out.format.name == "csv"
+    daskflow.run(TaskFromMixin(), execution_summary=False)
+    assert TaskFromMixin().outputLoad().equals(DF)
+    # d6tflow's TaskData.target_ext is 'ext', whatever the target class
+    assert str(TaskPqTargetNoExt().output().path).endswith("-data.ext")
+
+
+class AlwaysThere(DataTarget):
+    def exists(self):
+        return True
+
+    def load(self, cached=False, **kwargs):
+        return "external"
+
+
+class TaskAlwaysThere(TaskData):
+    target_class = AlwaysThere
+
+    def run(self):
+        raise AssertionError("never runs: its target says it exists")
+
+
+def test_a_target_classs_own_exists_decides_completeness():
+    assert TaskAlwaysThere().complete()
+    result = daskflow.run(TaskAlwaysThere(), execution_summary=False)
+    assert result.ran == []
+    assert TaskAlwaysThere().outputLoad() == "external"

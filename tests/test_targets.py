@@ -327,6 +327,7 @@ def test_exists_many_missing_remote_folder(memory_url):
 
 
 def test_cached_load_is_kept_and_dropped_on_save():
+    settings.cached = True  # d6tflow serves from memory only with both
     t = Target("data/A/x.pkl", "pickle")
     t.save({"v": 1})
     first = t.load(cached=True)
@@ -357,6 +358,16 @@ def test_settings_cached_alone_never_serves_a_load_from_memory():
     assert t.load() == {"v": 1}
     assert t.load(cached=True) == {"v": 1}  # the fresh read was kept ...
     assert t.load(cached=True) is t.load(cached=True)  # ... and asked-for loads share it
+
+
+def test_asking_for_the_cache_without_settings_cached_keeps_but_never_serves():
+    # as d6tflow: another process may rerun the task; only settings.cached trusts memory
+    t = Target("data/A/x.pkl", "pickle")
+    t.save("old")
+    assert t.load(cached=True) == "old"
+    assert d6tflow.data["data/A/x.pkl"] == "old"
+    Path("data/A/x.pkl").write_bytes(pickle.dumps("new"))  # rerun elsewhere
+    assert t.load(cached=True) == "new"
 
 
 def test_uncached_load_reads_the_file_each_time():

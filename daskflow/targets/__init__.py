@@ -98,6 +98,13 @@ class _ByUrl(dict[Any, Any]):
     def pop(self, key: Any, *default: Any) -> Any:
         return super().pop(self._key(key), *default)
 
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return super().setdefault(self._key(key), default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
 
 data: dict[str, Any] = _ByUrl()
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
@@ -279,30 +286,40 @@ class Target:
             raise StorageError(f"cannot check {redact(url)}: {e}", self.url) from e
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
-        """Read the output.
+        """Read the output; ``kwargs`` go to the format.
 
-        ``cached=True`` serves it from :data:`data` when it is there, and keeps what it
-        reads there. ``settings.cached`` only keeps what is read, as d6tflow's did: a load
-        that did not ask for the cache always reads the output itself, so code that changes
-        a loaded object in place never changes what later loads see.
+        As in d6tflow, a load is served from :data:`data` only when it asks (``cached``)
+        *and* ``settings.cached`` is on; either one keeps what it reads there. So a setting
+        left on by an earlier notebook cell never makes a plain load see an object that
+        other code changed in place, and an asked-for cache never outlives a rerun that a
+        setting did not allow to be cached.
         """
-        if cached and self.url in data:
+        return self._cached(cached, lambda: self._read(kwargs))
+
+    def _cached(self, cached: bool, read: Callable[[], Any]) -> Any:
+        keep = settings.current("cached")
+        if cached and keep and self.url in data:
             return data[self.url]
-        cached = cached or settings.current("cached")
+        value = read()
+        if cached or keep:
+            with _data_lock:
+                data[self.url] = value
+        return value
+
+    def _read(self, kwargs: dict[str, Any]) -> Any:
         staging = _staging.get()
         if staging is not None and self.url in staging.entries:
             return self.format.load(_local_fs(), staging.entries[self.url][1], **kwargs)
         fs, path = self._open()
         try:
-            value = self.format.load(fs, path, **kwargs)
+            return self.format.load(fs, path, **kwargs)
         except FileNotFoundError as e:
-            raise OutputNotFoundError(
-                f"{redact(self.url)} does not exist; run the task that writes it first"
-            ) from e
-        if cached:
-            with _data_lock:
-                data[self.url] = value
-        return value
+            raise self._missing() from e
+
+    def _missing(self) -> OutputNotFoundError:
+        return OutputNotFoundError(
+            f"{redact(self.url)} does not exist; run the task that writes it first"
+        )
 
     def save(self, obj: Any, **kwargs: Any) -> Path | str:
         """Write ``obj`` atomically: nobody sees a half-written output. Returns ``path``.
@@ -359,18 +376,14 @@ class Target:
         fs, path = self._open()
         if _is_local(self.url):
             if not os.path.isfile(path):
-                raise OutputNotFoundError(
-                    f"{redact(self.url)} does not exist; run the task that writes it first"
-                )
+                raise self._missing()
             return read(path)
         with tempfile.TemporaryDirectory(prefix="daskflow-") as folder:
             local = os.path.join(folder, self.name)
             try:
                 fs.get_file(path, local)
             except FileNotFoundError as e:
-                raise OutputNotFoundError(
-                    f"{redact(self.url)} does not exist; run the task that writes it first"
-                ) from e
+                raise self._missing() from e
             return read(local)
 
     def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
@@ -668,19 +681,23 @@ class DataTarget(Target):
 
     default_format: str | Format | None = _ByFunction()
 
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        format: Format | str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(url, format, storage_options)
+        if _is_local(self.url) and not type(self).__module__.startswith("daskflow."):
+            # d6tflow made the folder, and users' own targets write to self.path themselves
+            os.makedirs(os.path.dirname(self._open()[1]) or ".", exist_ok=True)
+
     def load(  # type: ignore[override]
         self, fun: Callable[..., Any] | None = None, cached: bool = False, **kwargs: Any
     ) -> Any:
         if fun is None:
             return super().load(cached, **kwargs)
-        if cached and self.url in data:
-            return data[self.url]
-        cached = cached or settings.current("cached")
-        value = self._local_copy(lambda p: fun(Path(p), **kwargs))
-        if cached:
-            with _data_lock:
-                data[self.url] = value
-        return value
+        return self._cached(cached, lambda: self._local_copy(lambda p: fun(Path(p), **kwargs)))
 
     def save(
         self, obj: Any, fun: str | Callable[..., Any] | None = None, **kwargs: Any
@@ -831,14 +848,14 @@ def _check_bucket(fs: Any, url: str) -> None:
 def exists_many(targets: Iterable[Target]) -> list[bool]:
     """Whether each target exists, with one fresh listing per folder.
 
-    In-memory targets are looked up in :data:`data`. Folders on remote storage are listed in
-    parallel.
+    In-memory targets are looked up in :data:`data`, and a target class with its own
+    ``exists()`` is asked. Folders on remote storage are listed in parallel.
     """
     targets = list(targets)
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = defaultdict(list)
     answers = [False] * len(targets)
     for i, t in enumerate(targets):
-        if isinstance(t, MemoryTarget):
+        if type(t).exists is not Target.exists:  # in memory, or a user's own exists()
             answers[i] = t.exists()
         else:
             opts = tuple(sorted((k, repr(v)) for k, v in t.storage_options.items()))

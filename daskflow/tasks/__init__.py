@@ -350,6 +350,11 @@ class Task:
         """This task's targets as a flat list."""
         return flatten(self.output())
 
+    def own_targets(self) -> list[Target]:
+        """The targets this task's own ``run()`` saves (a ``TaskAggregator`` has none: its
+        outputs are the tasks' it yields)."""
+        return self.output_targets()
+
     def complete(self, cascade: bool = True) -> bool:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
@@ -459,7 +464,7 @@ def _default_value(cls: type[Task], name: str, param: Parameter[Any]) -> Any:
                 f"{problem}; it is taken as {value!r}, as luigi (and so d6tflow) took it. Fix "
                 "the default, or set daskflow.settings.strict = True to make this an error",
                 CompatibilityWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
         return value
 
@@ -505,10 +510,11 @@ class TaskData(Task):
         The :mod:`daskflow.formats` name outputs are stored in.
     target_class : type, optional
         d6tflow's way to say the same: a :class:`~daskflow.targets.DataTarget` subclass,
-        made with the output's path. Whichever of ``format`` and ``target_class`` a class
-        sets itself wins over what it inherits.
+        made with the output's path. Of ``format`` and ``target_class``, the one set by the
+        class nearest in the method resolution order wins.
     target_ext : str
-        File extension (default: the format's).
+        File extension (default: the format's; with ``target_class``, ``ext`` as in
+        d6tflow).
     target_dir : str, optional
         Folder under the root (default: the task family).
     save_attrib : bool
@@ -529,16 +535,16 @@ class TaskData(Task):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = cls.__dict__
-        if "target_class" in own or "format" in own:
-            cls._by_target_class = "target_class" in own
-            if cls._by_target_class and not (
-                isinstance(cls.target_class, type) and issubclass(cls.target_class, Target)
-            ):
-                raise TaskDefinitionError(
-                    f"{cls.__name__}.target_class must be a daskflow.targets.DataTarget "
-                    f"subclass, got {cls.target_class!r}"
-                )
+        # the class nearest in the MRO that says how outputs are stored decides how
+        decider = next(c for c in cls.__mro__ if "target_class" in vars(c) or "format" in vars(c))
+        cls._by_target_class = decider is not TaskData and "target_class" in vars(decider)
+        if cls._by_target_class and not (
+            isinstance(cls.target_class, type) and issubclass(cls.target_class, Target)
+        ):
+            raise TaskDefinitionError(
+                f"{cls.__name__}.target_class must be a daskflow.targets.DataTarget "
+                f"subclass, got {cls.target_class!r}"
+            )
         if "persists" in cls.__dict__:  # d6tflow accepted this spelling too
             cls.persist = cls.__dict__["persists"]
         persist = cls.persist
@@ -577,7 +583,7 @@ class TaskData(Task):
     def _target(self, key: str) -> Target:
         if self._by_target_class:
             cls = self.target_class
-            ext = self.target_ext or _format_ext(cls.default_format or "pickle")
+            ext = self.target_ext or "ext"  # d6tflow's TaskData.target_ext
             target = cls(f"{self._folder()}/{self._file_name(key, ext)}")
             target.storage_options = self._storage_options()
             return target
@@ -614,14 +620,14 @@ class TaskData(Task):
     def _load_own(self, keys: Any, as_dict: bool, cached: bool) -> Any:
         out = self.output()
         if isinstance(out, Target):
-            return out.load(cached=cached)
+            return _load(out, cached)
         wanted = list(out) if keys is None else [keys] if isinstance(keys, str) else list(keys)
         missing = [k for k in wanted if k not in out]
         if missing:
             raise OutputKeyError(
                 f"Key name does not match: {self!r} has outputs {list(out)}, asked for {missing}"
             )
-        loaded = {k: out[k].load(cached=cached) for k in wanted}
+        loaded = {k: _load(out[k], cached) for k in wanted}
         if as_dict:
             return loaded
         return loaded[keys] if isinstance(keys, str) else list(loaded.values())
@@ -684,6 +690,12 @@ class TaskData(Task):
         return True
 
     invalidate = reset
+
+
+def _load(target: Target, cached: bool) -> Any:
+    """``target.load()``, with ``cached`` only when asked: a d6tflow target class may
+    define ``load(self)`` without it."""
+    return target.load(cached=True) if cached else target.load()
 
 
 def _format_ext(name: Any) -> str:
@@ -785,6 +797,9 @@ class TaskAggregator(Task):
 
     def output(self) -> list[Any]:
         return [t.output() for t in self._yielded()]
+
+    def own_targets(self) -> list[Target]:
+        return []
 
     def _load_own(self, keys: Any, as_dict: bool, cached: bool) -> Any:
         return [t._load_own(keys, as_dict, cached) for t in self._yielded()]
