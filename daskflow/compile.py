@@ -37,7 +37,7 @@ from typing import Any
 from . import settings
 from .errors import CompatibilityWarning, TaskError
 from .graph import TaskGraph, build, to_run
-from .targets import MemoryTarget, base_dir, data, redact, run_inputs, staging
+from .targets import MemoryTarget, base_dir, data, redact, resolve, run_inputs, staging
 from .tasks import Task, _map_structure, flatten, memory_values
 
 __all__ = ["Environment", "NodeResult", "compile_graph", "run_node", "run_sync"]
@@ -323,21 +323,22 @@ def _attempt(task: Task) -> list[str]:
     """Run the task once; commit its saves only if it finishes with all outputs saved.
 
     A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
-    task that only checks or plots): the task stays incomplete and the returned notes say
-    so. If it saved only some of several outputs, none is committed and its old outputs are
-    removed, so they are never a mix of two runs. ``settings.strict`` makes it an error.
+    task that only checks or plots): the task ends incomplete (an output left from an earlier
+    run is removed, as d6tflow removed a forced task's outputs before running it) and the
+    returned notes say so. If it saved only some of several outputs, none is kept, so they
+    are never a mix of two runs. A local file that ``run()`` wrote itself, at its output's
+    path, counts as saved. ``settings.strict`` makes an unsaved output an error.
     """
+    targets = task.own_targets()
+    before = {t.url: _stamp(t) for t in targets}
+    for folder in {os.path.dirname(p) for p in before.values() if isinstance(p, str)}:
+        os.makedirs(folder or ".", exist_ok=True)  # for run() code that writes there itself
     with staging() as saved:
         _execute(task)
-        targets = task.output_targets()
         unsaved = [t for t in targets if t.url not in saved]
-        if not unsaved:
-            saved.commit()
-            return []
-        partly = len(unsaved) < len(targets)
-        # saving nothing through save() is fine when run() wrote its files itself
-        missing = unsaved if partly else [t for t in unsaved if not t.exists()]
+        missing = [t for t in unsaved if not _written(t, before[t.url])]
         if not missing:
+            saved.commit()
             return []
         names = ", ".join(redact(t.url) for t in missing)
         if settings.current("strict"):
@@ -345,10 +346,12 @@ def _attempt(task: Task) -> list[str]:
                 f"{task!r}.run() finished without saving {names}; call self.save(...) in "
                 "run() (settings.strict is on)"
             )
-        if partly:  # some saved, some not: keep neither this run's outputs nor the last's
-            saved.discard()
-            for t in targets:
+        saved.discard()
+        kept = [] if len(missing) < len(targets) else [t for t in unsaved if t not in missing]
+        for t in targets:  # nothing of this run's or an earlier one's counts as complete
+            if t not in kept:
                 t.remove()
+        if len(missing) < len(targets):
             return [
                 f"{task!r}.run() saved only some of its outputs; it did not save {names}. "
                 "None of its outputs was kept: the task is incomplete"
@@ -357,6 +360,31 @@ def _attempt(task: Task) -> list[str]:
             f"{task!r}.run() finished without saving {names}; the task stays incomplete "
             "(call self.save(...) in run() to make it complete)"
         ]
+
+
+def _stamp(target: Any) -> Any:
+    """What a local file output is before ``run()``: its path, or ``(path, stat)``;
+    ``None`` for other outputs, which count only when ``save()`` staged them."""
+    if isinstance(target, MemoryTarget) or "://" in target.url:
+        return None
+    path = os.path.abspath(resolve(target.url))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    return (path, (st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+def _written(target: Any, before: Any) -> bool:
+    """Whether ``run()`` itself wrote the local file output since :func:`_stamp`."""
+    if before is None:
+        return False
+    path = before if isinstance(before, str) else before[0]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return isinstance(before, str) or before[1] != (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _dumps(values: dict[str, Any]) -> bytes:

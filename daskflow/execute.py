@@ -39,7 +39,7 @@ from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
 from .schedulers import open_scheduler, resolve, width
-from .targets import MemoryTarget, _data_lock, data
+from .targets import _data_lock, data
 from .tasks import Task, _confirm
 
 __all__ = ["RunResult", "execute", "run"]
@@ -87,9 +87,8 @@ def execute(
         with _data_lock:
             for key, r in results.items():
                 if r.state == DONE:
-                    for t in graph.tasks[key].output_targets():
-                        if not isinstance(t, MemoryTarget):
-                            data.pop(t.url, None)  # a file cached here before the run is stale
+                    for t in graph.tasks[key].own_targets():
+                        data.pop(t.url, None)  # what this process held of the task is stale
                     data.update(r.memory())  # in-memory outputs made elsewhere live here
     return results
 

@@ -4,6 +4,7 @@ dependencies, TaskAggregator, and the choice of scheduler."""
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from pathlib import Path
 
@@ -674,3 +675,60 @@ def test_tasks_of_two_runs_in_one_worker_each_see_their_own_settings(tmp_path):
         (written,) = (tmp_path / name / "Where").glob("*.pkl")
         assert name in written.parent.parent.name
     assert settings.dirpath != str(tmp_path / "dev")  # the caller's settings are untouched
+
+
+class CacheForgetsOne(TaskCache):
+    persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+    forget = daskflow.BoolParameter(default=True, significant=False)
+
+    def run(self):
+        if self.forget:
+            self.output()["a"].save("new")
+        else:
+            self.save({"a": "old", "b": "old"})
+
+
+@pytest.mark.parametrize("scheduler", [*SCHEDULERS, "processes"])
+def test_a_partial_save_of_in_memory_outputs_leaves_the_caller_none_either(scheduler):
+    daskflow.run(CacheForgetsOne(forget=False), scheduler=scheduler, execution_summary=False)
+    assert CacheForgetsOne().outputLoad() == ["old", "old"]
+    with pytest.warns(CompatibilityWarning, match="saved only some"):
+        daskflow.run(
+            CacheForgetsOne(), forced_all=True, scheduler=scheduler, execution_summary=False
+        )
+    assert not CacheForgetsOne().complete()
+    assert not [u for u in daskflow.data if "CacheForgetsOne" in u]
+
+
+class WritesOneItself(TaskPickle):
+    persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+
+    def run(self):
+        self.output()["a"].save(1)
+        with open(self.output()["b"].path, "wb") as f:  # d6tflow style: straight to the path
+            pickle.dump(2, f)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_an_output_that_run_wrote_itself_counts_beside_saved_ones(scheduler, recwarn):
+    daskflow.run(WritesOneItself(), scheduler=scheduler, execution_summary=False)
+    assert WritesOneItself().outputLoad() == [1, 2]
+    assert not [w for w in recwarn if issubclass(w.category, CompatibilityWarning)]
+
+
+class SavesOnce(TaskPickle):
+    def run(self):
+        if not Path("saved-once").exists():
+            Path("saved-once").touch()
+            self.save("first")
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_forced_rerun_that_saves_nothing_leaves_the_task_incomplete(scheduler):
+    # as d6tflow, which removed a forced task's outputs before running it
+    daskflow.run(SavesOnce(), execution_summary=False)
+    assert SavesOnce().outputLoad() == "first"
+    with pytest.warns(CompatibilityWarning, match="finished without saving"):
+        daskflow.run(SavesOnce(), forced_all=True, scheduler=scheduler, execution_summary=False)
+    assert not SavesOnce().complete()
+    assert not SavesOnce().output().exists()
