@@ -45,6 +45,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import ParameterError, WorkflowError
+from .execute import check_tasks
 from .parameters import (
     ChoiceParameter,
     DictParameter,
@@ -123,9 +124,7 @@ class FlowExport:
         save: bool = False,
         path_export: str | os.PathLike[str] = "tasks_d6tpipe.py",
     ) -> None:
-        found = list(_as_list(tasks))
-        for t in found:
-            _check_instance(t)
+        found = check_tasks(_as_list(tasks), "FlowExport tasks")
         for flow in _as_list(flows):
             found.extend(_upstream(_flow_task(flow)))
         self.tasks: list[Task] = found
@@ -204,17 +203,6 @@ def _as_list(items: Any) -> list[Any]:
     if items is None:
         return []
     return list(items) if isinstance(items, (list, tuple)) else [items]
-
-
-def _check_instance(task: Any) -> None:
-    if isinstance(task, Task):
-        return
-    hint = (
-        f"; pass an instance such as {task.__name__}()"
-        if isinstance(task, type) and issubclass(task, Task)
-        else ""
-    )
-    raise WorkflowError(f"FlowExport tasks must be task instances, got {task!r}{hint}")
 
 
 def _flow_task(flow: Any) -> Task:

@@ -595,17 +595,19 @@ class Workflow:
 
     def reset(
         self, func_to_reset: Any, params: Mapping[str, Any] | None = None, confirm: bool = False
-    ) -> bool | list[bool]:
+    ) -> bool | list[bool] | None:
         """Delete the step's outputs (only that step's).
 
         With ``params``, of that parameter set (returns a bool, False if ``confirm`` was
-        declined); without, of every parameter set it ran with in this flow, or its defaults
-        if it has not run here (returns a list of bools).
+        declined); without, of every parameter set it ran with in this flow (returns a list
+        of bools), or nothing, returning None, if it has not run here (as d6tflow).
         """
         name = self._name(func_to_reset, "reset")
         cls = self._cls(name)
         if self._given(params, "reset"):
             return self._flow(params, "reset").reset(cls, confirm=confirm)
+        if name not in self._used:
+            return None
         return [f.reset(cls, confirm=confirm) for f in self._param_sets([name], None, "reset")]
 
     def resetAll(self, confirm: bool = False) -> None:

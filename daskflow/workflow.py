@@ -205,7 +205,8 @@ class Workflow:
         self.storage_options = None if storage_options is None else dict(storage_options)
         self.flows: dict[str, Any] = {}
         self.last_result: RunResult | None = None
-        self._unknown_told: set[Any] = set()
+        self._unknown_told: set[Any] = set()  # parameters no task declares, checked once
+        self._known: set[Any] = set()  # ... and those one does
 
     def __repr__(self) -> str:
         name = self.default_task.__name__ if self.default_task else None
@@ -266,10 +267,11 @@ class Workflow:
         """Warn about a parameter that no task of the flow declares but whose name is close
         to one that a task does (a typo), naming that one. d6tflow ignored both silently; the
         CLI refuses every unknown name, and so does ``settings.strict``."""
-        declared = _declared(graph)
+        declared = _declared(graph) | self._known
         unknown = [n for n in self.params if n not in declared and n not in self._unknown_told]
         if unknown and self.default_task is not None:  # run for part of the flow: whole flow
             declared |= _declared(build([self.get_task()]))
+        self._known |= declared & set(self.params)
         for name in unknown:
             if name in declared:
                 continue
@@ -447,6 +449,8 @@ class WorkflowMulti:
         env: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
+        if isinstance(task, (Mapping, list)) and params is None:  # params first, as Workflow
+            task, params = None, task
         self.params = _flow_params(params)
         self.default_task = None if task is None else _check_class(task, "WorkflowMulti")
         self.workflow_objs = {

@@ -471,6 +471,17 @@ def test_reset_by_name_and_confirm_declined(monkeypatch, tmp_path):
     assert files(tmp_path, "scale") == []
 
 
+def test_reset_of_a_step_that_has_not_run_in_this_flow_does_nothing(tmp_path):
+    # as d6tflow: outputs of an earlier session stay; reset(step, params=...) removes them
+    first, scale = file_flow()
+    first.run(scale, execution_summary=False)
+    again, _ = file_flow()
+    assert again.reset("scale") is None
+    assert len(files(tmp_path, "scale")) == 1
+    again.resetAll()
+    assert len(files(tmp_path, "scale")) == 1
+
+
 def test_delete_removes_every_output_of_the_step(tmp_path):
     flow, scale = file_flow()
     flow.run(scale, multi_params=[{"factor": 1}, {"factor": 2}], execution_summary=False)

@@ -1139,3 +1139,23 @@ def test_strict_refuses_a_parameter_no_task_declares():
     with pytest.raises(d6tflow.errors.WorkflowError, match="do_preproces"):
         d6tflow.Workflow(TaskTypoDown, {"do_preproces": False}).run(execution_summary=False)
     assert not TaskTypo().complete()
+
+
+def test_checking_parameters_builds_the_whole_flow_once(monkeypatch):
+    import daskflow.workflow as wf
+
+    built = []
+    real = wf.build
+    monkeypatch.setattr(wf, "build", lambda roots: built.append(1) or real(roots))
+    flow = d6tflow.Workflow(TaskTypoDown, {"model": "gbm"})  # 'model' is only the default's
+    for _ in range(3):
+        flow.preview(TaskTypo)
+    assert len(built) == 3 + 1  # one per preview, and the default task's flow once
+
+
+def test_workflow_multi_takes_its_params_first_as_workflow_does():
+    flow = d6tflow.WorkflowMulti({"a": {"do_preprocess": True}, "b": {"do_preprocess": False}})
+    flow.set_default(TaskTypo)
+    assert flow.get_task(flow="b").do_preprocess is False
+    with pytest.raises(d6tflow.errors.NoDefaultTaskError):
+        d6tflow.WorkflowMulti([{"do_preprocess": True}]).run()
