@@ -26,8 +26,9 @@ save_with_param : bool
     Put the task id in output file names (``{task_id}-{key}.{ext}``); ``False`` gives
     ``{key}.{ext}``.
 cached : bool
-    Keep every loaded output in memory (``daskflow.data``), as d6tflow did; a load serves
-    it from there only when it asks to (``load(cached=True)``, ``inputLoad(cached=True)``).
+    Keep every loaded output in memory (``daskflow.data``); as in d6tflow, a load is served
+    from there only when it asks to (``load(cached=True)``, ``inputLoad(cached=True)``) and
+    this is on.
 scheduler : str, distributed.Client or None
     Default scheduler for runs (see :func:`daskflow.run`); ``None`` lets daskflow choose.
 mp_context : str or None
