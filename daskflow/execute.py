@@ -26,18 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import (
-    COMMITTED,
-    DONE,
-    FAILED,
-    UPSTREAM_FAILED,
-    Environment,
-    NodeResult,
-    compile_graph,
-)
+from .compile import compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
+from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
 from .schedulers import open_scheduler, resolve, width
 from .targets import _data_lock, data
 from .tasks import Task, _confirm

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import settings
-from .compile import DONE, FAILED, UPSTREAM_FAILED, NodeResult, run_sync
 from .errors import ClusterError, TaskError, WorkflowError
 from .graph import TaskGraph, levels
 from .progress import Progress
+from .runtime import DONE, FAILED, UPSTREAM_FAILED, NodeResult
 
 __all__ = ["Scheduler", "resolve", "width"]
 
@@ -211,6 +211,22 @@ class Scheduler:
         if self.address is not None and self.client is not None:
             self.client.close()
             self.client = None
+
+
+def run_sync(dsk: dict[str, Any], keys: list[str], done: Any = None) -> list[NodeResult]:
+    """Run a compiled graph in this thread, ``keys`` in order (dependencies first).
+
+    What ``dask.local.get_sync`` does for these graphs, without importing dask: the sync
+    path stays light to start and leaves only daskflow's frames in a debugger.
+    ``done(key, result)`` is called after each node.
+    """
+    results: dict[str, NodeResult] = {}
+    for key in keys:
+        fn, task, ups, given, env = dsk[key]
+        results[key] = fn(task, [results[u] for u in ups], given, env)
+        if done is not None:
+            done(key, results[key])
+    return [results[k] for k in keys]
 
 
 def _dumps_by_reference(obj: Any) -> bytes:

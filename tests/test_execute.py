@@ -650,7 +650,7 @@ def test_tasks_of_two_runs_in_one_worker_each_see_their_own_settings(tmp_path):
     """A worker runs tasks of several runs in threads at once: each node applies the settings
     its caller sent for its own thread only."""
     from daskflow import settings
-    from daskflow.compile import DONE, Environment, run_node
+    from daskflow.runtime import DONE, Environment, run_node
 
     both_started = threading.Barrier(2, timeout=30)
 

@@ -37,6 +37,7 @@ LAYERS = [
     "tasks",
     "graph",
     "visualize",
+    "runtime",
     "compile",
     "dataframe",
     "progress",
@@ -49,7 +50,7 @@ LAYERS = [
     "__main__",
     "__init__",
 ]
-FIRST_WITH_DASK = "compile"
+FIRST_WITH_DASK = "runtime"
 
 
 def _layer_files(module: str):

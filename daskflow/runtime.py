@@ -1,0 +1,398 @@
+"""Run one task on whatever worker a node lands on: attempts, retries, staging, commit.
+
+This module knows nothing of how the graph was made. A node of a compiled graph calls
+:func:`run_node` with the task (or a :class:`Shipped` one), the results of its upstream
+nodes and the :class:`Environment` of the calling process; it returns a
+:class:`NodeResult`, never raises.
+
+A task's saves are staged (:func:`daskflow.targets.staging`) and committed together when
+its ``run()`` returns: a task that saves and then raises leaves no output, and the outputs of
+an earlier successful run stay as they were. A ``run()`` that leaves outputs unsaved is
+allowed, as d6tflow allowed it: the task stays incomplete and the result's ``notes`` say so.
+
+A node never raises, so one failure stops only what depends on it, and independent branches
+finish and keep their outputs, whatever the scheduler. The node also returns the values of
+the task's in-memory outputs (``TaskCache``): they travel to downstream nodes as Dask
+arguments, and the task that runs finds them through :data:`daskflow.targets.run_inputs`.
+
+On a distributed worker, a :class:`CommitLog` in the scheduler's metadata records what a run
+has committed, so a task that Dask reruns after losing a worker is not written twice.
+
+A task whose ``run()`` is a generator yields the tasks it needs at run time (luigi's dynamic
+dependencies): the node runs their missing part here, in order (:func:`run_nested`), and sends
+their outputs back into the generator.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import pickle
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import settings
+from .errors import CompatibilityWarning, TaskError
+from .graph import build, to_run
+from .targets import MemoryTarget, base_dir, data, redact, resolve, run_inputs, staging
+from .tasks import Task, _map_structure, flatten, memory_values
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "UPSTREAM_FAILED",
+    "CommitLog",
+    "Environment",
+    "NodeResult",
+    "Shipped",
+    "Unsendable",
+    "run_nested",
+    "run_node",
+]
+
+logger = logging.getLogger("daskflow")
+
+DONE, FAILED, UPSTREAM_FAILED = "done", "failed", "upstream_failed"
+
+
+@dataclass
+class NodeResult:
+    """What running one task produced (small, picklable; the Dask result of its node).
+
+    ``values`` holds the task's in-memory outputs by URL; after a run in another process it
+    is their cloudpickled bytes, read with :meth:`memory`. ``load_error`` says why a shipped
+    task could not be unpickled on its worker (``"ModuleNotFoundError: No module named
+    'x'"``), the same text for every task that failed that way, so the caller can report
+    them together; it is empty otherwise.
+    """
+
+    key: str
+    state: str
+    values: dict[str, Any] | bytes = field(default_factory=dict)
+    error: BaseException | None = None
+    error_text: str = ""
+    seconds: float = 0.0
+    attempts: int = 0
+    pid: int = 0
+    load_error: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def memory(self) -> dict[str, Any]:
+        """``{url: value}`` of the task's in-memory outputs."""
+        if isinstance(self.values, bytes):
+            import cloudpickle
+
+            return cloudpickle.loads(self.values)  # type: ignore[no-any-return]
+        return self.values
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a task needs from the calling process when it runs in another one: the shared
+    settings and the directory relative local paths are relative to."""
+
+    settings: dict[str, Any]
+    cwd: str
+    run_id: str | None = None
+
+    @classmethod
+    def here(cls, run_id: str | None = None) -> Environment:
+        return cls(settings.snapshot(), os.getcwd(), run_id)
+
+
+COMMITTED = "daskflow-committed"
+
+
+def _cluster_client(env: Environment | None, task: Task) -> Any:
+    """The worker's client when this node runs on a distributed worker for a tracked run and
+    the task has only file outputs (in-memory ones die with a worker and are made again)."""
+    if env is None or env.run_id is None or "distributed" not in sys.modules:
+        return None
+    if any(isinstance(t, MemoryTarget) for t in task.output_targets()):
+        return None
+    from distributed import get_client, get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return get_client()
+
+
+class CommitLog:
+    """Which tasks a distributed run has committed, kept in the scheduler's metadata.
+
+    Dask runs a task again when the worker holding its result dies; with this record its file
+    outputs are not written twice. In-memory outputs died with the worker and are made
+    again, so tasks that have them are not tracked (nor anything outside a cluster).
+    """
+
+    def __init__(self, env: Environment | None, task: Task) -> None:
+        self.client = _cluster_client(env, task)
+        self.key = [COMMITTED, env.run_id if env else None, task.task_id]
+
+    def committed(self) -> bool:
+        """Whether a node of this run already committed the task."""
+        return self.client is not None and bool(self.client.get_metadata(self.key, False))
+
+    def record(self) -> None:
+        if self.client is not None:
+            self.client.set_metadata(self.key, True)
+
+
+class Shipped:
+    """A task cloudpickled by the caller: its class reaches workers that cannot import it (a
+    script, a notebook, a module registered with ``cloudpickle.register_pickle_by_value``),
+    where Dask's own serializer would pickle nested objects by reference."""
+
+    def __init__(self, task: Task) -> None:
+        import cloudpickle
+
+        self.blob: bytes = cloudpickle.dumps(task)
+        self.task_id = task.task_id
+
+    def load(self) -> Task:
+        import cloudpickle
+
+        return cloudpickle.loads(self.blob)  # type: ignore[no-any-return]
+
+
+class Unsendable:
+    """Stands for the in-memory values of complete upstream tasks that could not be pickled
+    for another process: the node that needed them fails, naming the task that made them."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def run_node(
+    task: Task | Shipped,
+    upstream: list[NodeResult],
+    given: dict[str, Any] | bytes | Unsendable | None = None,
+    env: Environment | None = None,
+) -> NodeResult:
+    """Run one task in the current worker and report how it went; never raises."""
+    key = task.task_id
+    if isinstance(given, Unsendable):
+        return NodeResult(key, FAILED, error=TaskError(given.message), error_text=given.message)
+    failed = [u.key for u in upstream if u.state != DONE]
+    if failed:  # before unpickling: a task whose upstream failed is not tried at all
+        return NodeResult(key, UPSTREAM_FAILED, error_text=f"upstream failed: {failed}")
+    if isinstance(task, Shipped):
+        try:
+            task = task.load()
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+            return NodeResult(
+                key,
+                FAILED,
+                error=TaskError(
+                    f"{key} could not be unpickled on this worker: {reason}; ship the module "
+                    "that defines it with the run (daskflow run path/to/module.py:Task) or "
+                    "make it importable on the workers (client.upload_file, or install it)"
+                ),
+                error_text="".join(traceback.format_exception(e)),
+                pid=os.getpid(),
+                load_error=reason,
+            )
+    if isinstance(given, bytes):
+        import cloudpickle
+
+        values: dict[str, Any] = cloudpickle.loads(given)
+    else:
+        values = dict(given or {})
+    for u in upstream:
+        values.update(u.memory())
+    with settings.applied(env.settings if env is not None else {}):
+        return _run_task(task, values, env)
+
+
+def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> NodeResult:
+    """Run the task (with its retries) given its upstream in-memory values."""
+    key = task.task_id
+    log = CommitLog(env, task)
+    if log.committed():
+        logger.info("%r was committed earlier in this run; not run again", task)
+        return NodeResult(key, DONE, pid=os.getpid())
+    start = time.perf_counter()
+    attempts = 0
+    notes: list[str] = []
+    tokens = run_inputs.set(values), base_dir.set(env.cwd if env else None)
+    try:
+        while True:
+            attempts += 1
+            try:
+                notes = _attempt(task)
+                log.record()
+                break
+            except Exception as e:
+                if attempts <= task.retries:
+                    logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
+                    continue
+                return NodeResult(
+                    key,
+                    FAILED,
+                    error=_portable_error(e) if env else e,
+                    error_text="".join(traceback.format_exception(e)),
+                    seconds=time.perf_counter() - start,
+                    attempts=attempts,
+                    pid=os.getpid(),
+                )
+        made = memory_values(task)
+        try:
+            out: dict[str, Any] | bytes = _dumps(made) if env and made else made
+        except Exception as e:
+            return NodeResult(
+                key,
+                FAILED,
+                error=TaskError(
+                    f"{task!r} saved an in-memory output that cannot be sent to another "
+                    f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
+                    "file format (TaskPickle, TaskPqPandas, ...)"
+                ),
+                error_text="".join(traceback.format_exception(e)),
+                seconds=time.perf_counter() - start,
+                attempts=attempts,
+                pid=os.getpid(),
+            )
+    finally:
+        run_inputs.reset(tokens[0])
+        base_dir.reset(tokens[1])
+        if env is not None:  # the caller holds in-memory outputs now, not this worker
+            for url in memory_values(task):
+                data.pop(url, None)
+    return NodeResult(
+        key,
+        DONE,
+        values=out,
+        seconds=time.perf_counter() - start,
+        attempts=attempts,
+        pid=os.getpid(),
+        notes=notes,
+    )
+
+
+def _attempt(task: Task) -> list[str]:
+    """Run the task once; commit its saves only if it finishes with all outputs saved.
+
+    A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
+    task that only checks or plots): the task ends incomplete (an output left from an earlier
+    run is removed, as d6tflow removed a forced task's outputs before running it) and the
+    returned notes say so. If it saved only some of several outputs, none is kept, so they
+    are never a mix of two runs. A local file that ``run()`` wrote itself, at its output's
+    path, counts as saved. ``settings.strict`` makes an unsaved output an error.
+    """
+    targets = task.own_targets()
+    before = {t.url: _stamp(t) for t in targets}
+    for folder in {os.path.dirname(p) for p in before.values() if isinstance(p, str)}:
+        os.makedirs(folder or ".", exist_ok=True)  # for run() code that writes there itself
+    with staging() as saved:
+        _execute(task)
+        unsaved = [t for t in targets if t.url not in saved]
+        missing = [t for t in unsaved if not _written(t, before[t.url])]
+        if not missing:
+            saved.commit()
+            return []
+        names = ", ".join(redact(t.url) for t in missing)
+        if settings.current("strict"):
+            raise TaskError(
+                f"{task!r}.run() finished without saving {names}; call self.save(...) in "
+                "run() (settings.strict is on)"
+            )
+        saved.discard()
+        kept = [] if len(missing) < len(targets) else [t for t in unsaved if t not in missing]
+        for t in targets:  # nothing of this run's or an earlier one's counts as complete
+            if t not in kept:
+                t.remove()
+        if len(missing) < len(targets):
+            return [
+                f"{task!r}.run() saved only some of its outputs; it did not save {names}. "
+                "None of its outputs was kept: the task is incomplete"
+            ]
+        return [
+            f"{task!r}.run() finished without saving {names}; the task stays incomplete "
+            "(call self.save(...) in run() to make it complete)"
+        ]
+
+
+def _stamp(target: Any) -> Any:
+    """What a local file output is before ``run()``: its path, or ``(path, stat)``;
+    ``None`` for other outputs, which count only when ``save()`` staged them."""
+    if isinstance(target, MemoryTarget) or "://" in target.url:
+        return None
+    path = os.path.abspath(resolve(target.url))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    return (path, (st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+def _written(target: Any, before: Any) -> bool:
+    """Whether ``run()`` itself wrote the local file output since :func:`_stamp`."""
+    if before is None:
+        return False
+    path = before if isinstance(before, str) else before[0]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return isinstance(before, str) or before[1] != (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _dumps(values: dict[str, Any]) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(values)  # type: ignore[no-any-return]
+
+
+def _portable_error(e: BaseException) -> BaseException:
+    """``e`` if it survives pickling, else a :class:`TaskError` with its type and text."""
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        return TaskError(f"{type(e).__module__}.{type(e).__qualname__}: {e}")
+    return e
+
+
+def _execute(task: Task) -> None:
+    logger.info("running %r", task)
+    result = task.run()
+    if inspect.isgenerator(result):
+        _drive(task, result)
+
+
+def _drive(task: Task, gen: Any) -> None:
+    """Run the tasks a generator ``run()`` yields, sending their outputs back in."""
+    try:
+        needed = next(gen)
+        while True:
+            handed = _map_structure(task._hand_down, needed)
+            run_nested(flatten(handed))
+            needed = gen.send(_map_structure(lambda t: t.output(), handed))
+    except StopIteration:
+        return
+
+
+def run_nested(tasks: list[Task]) -> None:
+    """Run the missing part of ``tasks``' graph here, in order; raise the first error."""
+    if not tasks:
+        return
+    graph = build(tasks)
+    results: dict[str, NodeResult] = {}
+    for key in to_run(graph, graph.status()):
+        task = graph.tasks[key]
+        values: dict[str, Any] = {}
+        for d in graph.deps[key]:
+            values.update(results[d].memory() if d in results else memory_values(graph.tasks[d]))
+        res = results[key] = _run_task(task, values, None)
+        for note in res.notes:
+            warnings.warn(note, CompatibilityWarning, stacklevel=2)
+        if res.state == FAILED and res.error is not None:
+            raise res.error
+    # in-memory values made by nested tasks are already in this process's store
