@@ -207,9 +207,9 @@ def test_abort_true_raises_with_the_task_error_as_cause(scheduler):
 
 def test_failing_run_calls_status_once(monkeypatch):
     calls = []
-    real = daskflow.tasks.exists_many
+    real = daskflow.graph.exists_many
     monkeypatch.setattr(
-        daskflow.tasks, "exists_many", lambda targets: calls.append(1) or real(targets)
+        daskflow.graph, "exists_many", lambda targets: calls.append(1) or real(targets)
     )
     daskflow.run([FailDown(), FailSibling()], abort=False, execution_summary=False)
     assert len(calls) == 1
@@ -518,6 +518,39 @@ def test_aggregator_with_requires_and_clone():
     flow.run(execution_summary=False)
     assert flow.outputLoad() == [5, -5]
     assert sorted(RAN) == ["Base(n=5)", "Other(n=5)"]
+
+
+class CountedAgg(TaskAggregator):
+    calls = 0
+
+    def run(self):
+        type(self).calls += 1
+        yield TaskIdx(i=0)
+        yield TaskIdx(i=1)
+
+
+def test_aggregator_calls_run_once_per_instance(tmp_path):
+    agg = CountedAgg()
+    agg.deps(), agg.output(), agg.own_targets(), agg.output_targets(), agg.complete()
+    assert CountedAgg.calls == 1
+    # a copy handed a context (what _hand_down makes) yields the same tasks in that context
+    parent = daskflow.tasks.Task(path=str(tmp_path))
+    moved = parent._hand_down(agg)
+    assert moved is not agg and moved.deps() == agg.deps()
+    assert {t.path for t in moved.deps()} == {str(tmp_path)}
+    assert all("path" not in t.__dict__ for t in agg.deps())  # the original keeps its own
+    # a pickled aggregator (as sent to a worker) carries its yielded tasks
+    shipped = pickle.loads(pickle.dumps(agg))
+    assert shipped.deps() == agg.deps()
+    assert CountedAgg.calls == 1
+
+    CountedAgg.calls = 0
+    flow = daskflow.Workflow(CountedAgg)
+    flow.run(scheduler="sync", execution_summary=False)
+    assert CountedAgg.calls <= 2  # the graph's build, and the node's own run on the runtime
+    CountedAgg.calls = 0
+    assert flow.outputLoad() == [0, 10]
+    assert CountedAgg.calls == 1
 
 
 # -- schedulers ------------------------------------------------------------------------------------

@@ -784,13 +784,22 @@ class TaskCSVDask(TaskData):
 
 class TaskAggregator(Task):
     """A task whose ``run()`` only yields other tasks: it is complete when they all are, and
-    its outputs are theirs."""
+    its outputs are theirs.
+
+    ``run()`` is called once per instance: what it yields depends only on the parameters,
+    and is kept in the instance (so it travels with it when pickled to a worker). The context
+    handed down (``path``, ``flows``, ...) is applied to those tasks on each use, so a copy
+    made to hand the aggregator a context yields the same tasks in that context.
+    """
 
     def _requires(self) -> Any:
         return [*flatten(super()._requires()), *self._yielded()]
 
     def _yielded(self) -> list[Task]:
-        return [self._hand_down(t) for t in flatten(list(self.run()))]
+        tasks: list[Task] | None = self.__dict__.get("_yielded_tasks")
+        if tasks is None:
+            tasks = self.__dict__["_yielded_tasks"] = flatten(list(self.run()))
+        return [self._hand_down(t) for t in tasks]
 
     def run(self) -> Iterator[Task]:
         raise TaskDefinitionError(f"{type(self).__name__}.run() must yield tasks")
