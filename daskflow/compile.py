@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .graph import TaskGraph
-from .runtime import Environment, Shipped, Unsendable, _dumps, run_node
-from .tasks import Task, memory_values
+from .runtime import Environment, Shipped, Unsendable, _dumps, memory_values, run_node
+from .tasks import Task
 
 __all__ = ["compile_graph"]
 

@@ -6,7 +6,7 @@ Why a graph at all
 d6tflow asked every task ``complete()``, and every ``complete()`` asked its upstream tasks
 again, so the cost of a status check grew with the number of *paths* through the graph: a
 layered graph of 8 layers of 4 tasks has 4**8 of them. Here a run walks the graph once
-(:func:`daskflow.tasks.walk`, iterative, with cycle detection), checks the existence of every
+(:func:`walk`, iterative, with cycle detection), checks the existence of every
 output in one bulk pass (one listing per folder), and derives every task's status in one
 topological sweep: cost linear in tasks plus edges.
 
@@ -17,24 +17,132 @@ their tasks, and their upstream ids. They never import dask.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from . import settings
-from .tasks import Task, completeness, walk
+from .errors import DependencyCycleError, StorageError, TaskDefinitionError
+from .targets import Target, exists_many, redact
+from .tasks import Task, TaskAggregator, TaskData
 
 __all__ = [
     "TaskGraph",
     "build",
+    "completeness",
     "downstream_of",
     "forced_keys",
     "levels",
     "preview_text",
     "to_run",
     "upstream_of",
+    "walk",
 ]
+
+
+# -- the upstream closure and its completeness ----------------------------------------------
+
+
+def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]]:
+    """Every task upstream of ``roots``, each once, upstream first; and each one's deps.
+
+    Iterative (a chain of any length is fine). A task reached again while it is still on the
+    path raises :class:`DependencyCycleError` naming the cycle. Two different tasks with the
+    same id (the same class and parameters with different roots) are an error, since they
+    would share a Dask key.
+
+    Returns
+    -------
+    order : dict
+        ``{task_id: task}`` in topological order, dependencies before dependents.
+    deps : dict
+        ``{task_id: (upstream task_id, ...)}``.
+    """
+    order: dict[str, Task] = {}
+    deps: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, Task] = {}
+    on_path: list[str] = []  # the current path, in order (to name a cycle) ...
+    on_path_set: set[str] = set()  # ... and as a set (to test membership in O(1))
+    for root in roots:
+        if root.task_id in order:
+            continue
+        _check_same(seen, root)
+        stack: list[tuple[Task, Iterator[Task], list[str]]] = [(root, iter(root.deps()), [])]
+        on_path.append(root.task_id)
+        on_path_set.add(root.task_id)
+        while stack:
+            task, children, child_ids = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path_set.discard(on_path.pop())
+                order[task.task_id] = task
+                deps[task.task_id] = tuple(dict.fromkeys(child_ids))
+                continue
+            key = child.task_id
+            child_ids.append(key)
+            _check_same(seen, child)
+            if key in order:
+                continue
+            if key in on_path_set:
+                cycle = [*on_path[on_path.index(key) :], key]
+                raise DependencyCycleError(cycle)
+            on_path.append(key)
+            on_path_set.add(key)
+            stack.append((child, iter(child.deps()), []))
+    return order, deps
+
+
+def _check_same(seen: dict[str, Task], task: Task) -> None:
+    prior = seen.setdefault(task.task_id, task)
+    if prior is task or not isinstance(task, TaskData):
+        return
+    assert isinstance(prior, TaskData)
+    if prior._folder() != task._folder():
+        raise TaskDefinitionError(
+            f"{task!r} appears in one graph with two output locations, "
+            f"{redact(prior._folder())} and {redact(task._folder())}; give both the same path"
+        )
+
+
+def completeness(
+    order: Mapping[str, Task], deps: Mapping[str, tuple[str, ...]], check_dependencies: bool
+) -> dict[str, bool]:
+    """``{task_id: complete}`` for tasks in topological order, with one bulk existence
+    check of all their outputs.
+
+    A task is complete when all its outputs exist and, with ``check_dependencies`` (unless it
+    is ``external``), all its upstream tasks are complete. A task without outputs is never
+    complete (as in luigi), except a ``TaskAggregator``, which is complete when the tasks it
+    yields are.
+    """
+    targets: list[Target] = []
+    spans: dict[str, tuple[int, int]] = {}
+    for key, task in order.items():
+        outs = task.output_targets()
+        spans[key] = (len(targets), len(targets) + len(outs))
+        targets.extend(outs)
+    try:
+        found = exists_many(targets)
+    except StorageError as e:
+        users = [
+            repr(order[k])
+            for k, (a, b) in spans.items()
+            if any(e.url in (t.url, t.probe[0]) for t in targets[a:b])
+        ]
+        named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
+        raise StorageError(f"{e}{named if users else ''}", e.url) from e
+    complete: dict[str, bool] = {}
+    for key, task in order.items():
+        a, b = spans[key]
+        upstream_ok = all(complete[d] for d in deps[key])
+        if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
+            complete[key] = upstream_ok
+            continue
+        own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
+        complete[key] = own and (upstream_ok or task.external or not check_dependencies)
+    return complete
 
 
 @dataclass(frozen=True)

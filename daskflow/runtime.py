@@ -40,7 +40,7 @@ from . import settings
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
 from .targets import MemoryTarget, base_dir, data, redact, resolve, run_inputs, staging
-from .tasks import Task, _map_structure, flatten, memory_values
+from .tasks import Task, _map_structure, flatten
 
 __all__ = [
     "DONE",
@@ -51,6 +51,7 @@ __all__ = [
     "NodeResult",
     "Shipped",
     "Unsendable",
+    "memory_values",
     "run_nested",
     "run_node",
 ]
@@ -168,6 +169,15 @@ class Unsendable:
 
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+def memory_values(task: Task) -> dict[str, Any]:
+    """``{url: value}`` of the task's in-memory outputs that exist in this process."""
+    return {
+        t.url: data[t.url]
+        for t in task.output_targets()
+        if isinstance(t, MemoryTarget) and t.url in data
+    }
 
 
 def run_node(

@@ -249,16 +249,16 @@ class LayerTop(TaskPickle):
 
 @pytest.fixture
 def exists_calls(monkeypatch):
-    """Every call of daskflow.tasks.exists_many (what completeness uses), as target lists."""
+    """Every call of daskflow.graph.exists_many (what completeness uses), as target lists."""
     calls: list[list] = []
-    real = daskflow.tasks.exists_many
+    real = daskflow.graph.exists_many
 
     def counting(targets):
         targets = list(targets)
         calls.append(targets)
         return real(targets)
 
-    monkeypatch.setattr(daskflow.tasks, "exists_many", counting)
+    monkeypatch.setattr(daskflow.graph, "exists_many", counting)
     return calls
 
 

@@ -886,13 +886,13 @@ class TaskModel(d6tflow.tasks.TaskPickle):
 @pytest.mark.parametrize("scheduler", ["sync", "threads"])
 def test_workflow_multi_runs_all_flows_as_one_graph(scheduler, monkeypatch, capsys):
     calls = []
-    real = d6tflow.tasks.exists_many
+    real = d6tflow.graph.exists_many
 
     def counting(targets):
         calls.append(1)
         return real(targets)
 
-    monkeypatch.setattr(d6tflow.tasks, "exists_many", counting)
+    monkeypatch.setattr(d6tflow.graph, "exists_many", counting)
     flow = d6tflow.WorkflowMulti(TaskModel, {"m1": {"model": "ols"}, "m2": {"model": "gbm"}})
     flow.run(scheduler=scheduler)
     out = capsys.readouterr().out

@@ -44,13 +44,11 @@ from typing import Any, ClassVar, dataclass_transform
 from .. import settings
 from ..errors import (
     CompatibilityWarning,
-    DependencyCycleError,
     MissingParameterError,
     OutputKeyError,
     OutputNotFoundError,
     ParameterError,
     SaveError,
-    StorageError,
     TaskDefinitionError,
     TaskIncompleteError,
 )
@@ -62,15 +60,12 @@ from ..targets import (
     DataTarget,
     ExcelPandasTarget,
     JsonTarget,
-    MemoryTarget,
     PdCacheTarget,
     PickleTarget,
     PqPandasTarget,
     Target,
-    data,
     exists_many,
     make_target,
-    redact,
 )
 
 __all__ = [
@@ -87,12 +82,10 @@ __all__ = [
     "TaskPickle",
     "TaskPqDask",
     "TaskPqPandas",
-    "completeness",
     "flatten",
     "inherits",
     "requires",
     "task_id_str",
-    "walk",
 ]
 
 TASK_ID_INCLUDE_PARAMS = 20
@@ -359,11 +352,13 @@ class Task:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
         check = cascade and settings.current("check_dependencies")
-        if check or isinstance(self, TaskAggregator):  # an aggregator is its tasks' completeness
-            order, deps = walk([self])
-        else:
-            order, deps = {self.task_id: self}, {self.task_id: ()}
-        return completeness(order, deps, check)[self.task_id]
+        if not check and not isinstance(self, TaskAggregator):
+            targets = self.output_targets()  # a task without outputs is never complete
+            return bool(targets) and all(exists_many(targets))
+        # the whole upstream graph: the graph layer decides (see LAZY in test_imports.py)
+        from ..graph import build
+
+        return build([self]).status(check)[self.task_id]
 
     def reset(self, confirm: bool = False) -> bool:
         """Delete this task's outputs; with ``confirm=True`` ask first."""
@@ -675,9 +670,10 @@ class TaskData(Task):
 
     def outputLoadAllMeta(self) -> dict[str, Any]:
         """``{task_family: metadata}`` of this task and its complete upstream tasks."""
-        order, _ = walk([self])
+        from ..graph import build  # see LAZY in tests/test_imports.py
+
         result = {}
-        for t in order.values():
+        for t in build([self]).tasks.values():
             if isinstance(t, TaskData) and t._meta_target().exists():
                 result[t.task_family] = t._meta_target().load()
         return result
@@ -896,116 +892,3 @@ def requires(*tasks: Any, **named: type[Task]) -> Any:
         return cls
 
     return decorate
-
-
-# -- the upstream closure and its completeness ----------------------------------------------
-
-
-def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]]:
-    """Every task upstream of ``roots``, each once, upstream first; and each one's deps.
-
-    Iterative (a chain of any length is fine). A task reached again while it is still on the
-    path raises :class:`DependencyCycleError` naming the cycle. Two different tasks with the
-    same id (the same class and parameters with different roots) are an error, since they
-    would share a Dask key.
-
-    Returns
-    -------
-    order : dict
-        ``{task_id: task}`` in topological order, dependencies before dependents.
-    deps : dict
-        ``{task_id: (upstream task_id, ...)}``.
-    """
-    order: dict[str, Task] = {}
-    deps: dict[str, tuple[str, ...]] = {}
-    seen: dict[str, Task] = {}
-    on_path: list[str] = []  # the current path, in order (to name a cycle) ...
-    on_path_set: set[str] = set()  # ... and as a set (to test membership in O(1))
-    for root in roots:
-        if root.task_id in order:
-            continue
-        _check_same(seen, root)
-        stack: list[tuple[Task, Iterator[Task], list[str]]] = [(root, iter(root.deps()), [])]
-        on_path.append(root.task_id)
-        on_path_set.add(root.task_id)
-        while stack:
-            task, children, child_ids = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                on_path_set.discard(on_path.pop())
-                order[task.task_id] = task
-                deps[task.task_id] = tuple(dict.fromkeys(child_ids))
-                continue
-            key = child.task_id
-            child_ids.append(key)
-            _check_same(seen, child)
-            if key in order:
-                continue
-            if key in on_path_set:
-                cycle = [*on_path[on_path.index(key) :], key]
-                raise DependencyCycleError(cycle)
-            on_path.append(key)
-            on_path_set.add(key)
-            stack.append((child, iter(child.deps()), []))
-    return order, deps
-
-
-def _check_same(seen: dict[str, Task], task: Task) -> None:
-    prior = seen.setdefault(task.task_id, task)
-    if prior is task or not isinstance(task, TaskData):
-        return
-    assert isinstance(prior, TaskData)
-    if prior._folder() != task._folder():
-        raise TaskDefinitionError(
-            f"{task!r} appears in one graph with two output locations, "
-            f"{redact(prior._folder())} and {redact(task._folder())}; give both the same path"
-        )
-
-
-def completeness(
-    order: Mapping[str, Task], deps: Mapping[str, tuple[str, ...]], check_dependencies: bool
-) -> dict[str, bool]:
-    """``{task_id: complete}`` for tasks in topological order, with one bulk existence
-    check of all their outputs.
-
-    A task is complete when all its outputs exist and, with ``check_dependencies`` (unless it
-    is ``external``), all its upstream tasks are complete. A task without outputs is never
-    complete (as in luigi), except a ``TaskAggregator``, which is complete when the tasks it
-    yields are.
-    """
-    targets: list[Target] = []
-    spans: dict[str, tuple[int, int]] = {}
-    for key, task in order.items():
-        outs = task.output_targets()
-        spans[key] = (len(targets), len(targets) + len(outs))
-        targets.extend(outs)
-    try:
-        found = exists_many(targets)
-    except StorageError as e:
-        users = [
-            repr(order[k])
-            for k, (a, b) in spans.items()
-            if any(e.url in (t.url, t.probe[0]) for t in targets[a:b])
-        ]
-        named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
-        raise StorageError(f"{e}{named if users else ''}", e.url) from e
-    complete: dict[str, bool] = {}
-    for key, task in order.items():
-        a, b = spans[key]
-        upstream_ok = all(complete[d] for d in deps[key])
-        if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
-            complete[key] = upstream_ok
-            continue
-        own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
-        complete[key] = own and (upstream_ok or task.external or not check_dependencies)
-    return complete
-
-
-def memory_values(task: Task) -> dict[str, Any]:
-    """``{url: value}`` of the task's in-memory outputs that exist in this process."""
-    return {
-        t.url: data[t.url]
-        for t in task.output_targets()
-        if isinstance(t, MemoryTarget) and t.url in data
-    }
