@@ -156,6 +156,17 @@ def test_absolute_and_file_url_targets(tmp_path):
     assert not a.exists()
 
 
+@pytest.mark.parametrize("scheme", ["file", "local"])
+def test_file_and_local_urls_are_local_disk(tmp_path, scheme):
+    t = Target(f"{scheme}://{tmp_path}/A/x.pkl", "pickle")
+    assert t.path == t.url  # a URL stays a URL; a plain path is a Path
+    assert isinstance(Target("data/A/x.pkl", "pickle").path, Path)
+    t.save({"a": 1})
+    assert os.listdir(tmp_path / "A") == ["x.pkl"]  # renamed into place, no temporary left
+    assert t.exists() and t.load() == {"a": 1}
+    assert exists_many([t]) == [True]
+
+
 # -- atomic save ----------------------------------------------------------------------------
 
 
@@ -482,6 +493,15 @@ def test_missing_backend_gives_the_right_install_hint():
     message = str(info.value)
     assert "pip install gcsfs" in message
     assert "daskflow[s3]" not in message  # that extra installs s3fs, not gcsfs
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ocifs") is not None, reason="ocifs installed")
+def test_install_hint_comes_from_fsspecs_registry():
+    # daskflow names no OCI backend itself: fsspec's registry knows which package serves it
+    with pytest.raises(StorageError) as info:
+        Target("oci://bucket@namespace/x.pkl", "pickle").exists()
+    assert "Install ocifs" in str(info.value)  # fsspec's own message
+    assert "pip install ocifs" in str(info.value)
 
 
 # -- a small pipeline on memory:// ------------------------------------------------------------

@@ -2,8 +2,11 @@
 with it: ``exists``, ``load``, an atomic ``save`` and ``remove``.
 
 A target holds only plain data, never a live filesystem, so it pickles to any worker, which
-opens the filesystem itself (``fsspec.core.url_to_fs``). Local paths and every fsspec URL
-(``s3://``, ``gs://``, ``memory://``, ...) go through the same code.
+opens the filesystem itself (``fsspec.core.url_to_fs``). Every fsspec URL (``s3://``,
+``gs://``, ``memory://``, ``file://``, ...) goes through the same code; a plain local path
+takes a shorter way through ``os`` (no URL to parse, no fsspec call). :func:`protocol` is the
+one place that tells the two apart, and fsspec's registry says which package a missing
+backend needs.
 
 Atomic saves
     A local file is written under a hidden temporary name in its folder and renamed into place
@@ -64,7 +67,9 @@ __all__ = [
     "Target",
     "data",
     "exists_many",
+    "is_local",
     "make_target",
+    "protocol",
     "redact",
     "require_module",
     "run_inputs",
@@ -126,8 +131,28 @@ def _memory_value(url: str) -> tuple[bool, Any]:
     return False, None
 
 
-def _is_local(url: str) -> bool:
-    return "://" not in url or url.startswith(("file://", "local://"))
+def protocol(url: str) -> str | None:
+    """The fsspec protocol ``url`` names; ``None`` for a plain local path.
+
+    The one place daskflow tells a URL from a path. A plain path is never parsed further:
+    the code that sees ``None`` works on it with ``os`` directly, without fsspec.
+
+    >>> protocol("s3://bucket/x.pkl"), protocol("data/Task/x.pkl"), protocol("file:///tmp/x")
+    ('s3', None, 'file')
+    """
+    if "://" not in url:
+        return None
+    return url.split("://", 1)[0]
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` is on this machine's disk: a plain path, or a ``file://`` or
+    ``local://`` URL (there a file is made atomic by renaming it, elsewhere by one upload).
+
+    >>> is_local("data/x.pkl"), is_local("local:///tmp/x.pkl"), is_local("memory://x.pkl")
+    (True, True, False)
+    """
+    return protocol(url) in (None, "file", "local")
 
 
 base_dir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -156,24 +181,31 @@ def redact(url: str) -> str:
 
 def resolve(url: str) -> str:
     """``url``, with a relative local path joined to :data:`base_dir` when one is set."""
-    if "://" in url or os.path.isabs(url):
+    if protocol(url) is not None or os.path.isabs(url):
         return url
     base = base_dir.get()
     return os.path.join(base, url) if base else url
 
 
-_INSTALL_HINTS = {
-    "s3": "pip install 'daskflow[s3]' (or s3fs)",
-    "s3a": "pip install 'daskflow[s3]' (or s3fs)",
-    "gs": "pip install gcsfs",
-    "gcs": "pip install gcsfs",
-    "abfs": "pip install adlfs",
-    "az": "pip install adlfs",
-}
+_EXTRAS = {"s3fs": "daskflow[s3]"}
+"""The packages of fsspec backends that a daskflow extra installs."""
+
+
+def _install_hint(name: str | None) -> str:
+    """The pip command that installs the fsspec backend of protocol ``name``, from fsspec's
+    registry (``known_implementations``); empty when the backend is part of fsspec or the
+    protocol is unknown (fsspec's own message then says what is missing)."""
+    from fsspec.registry import known_implementations
+
+    package = known_implementations.get(name or "", {}).get("class", "fsspec").split(".")[0]
+    if package == "fsspec":
+        return ""
+    extra = _EXTRAS.get(package)
+    return f"pip install '{extra}' (or {package})" if extra else f"pip install {package}"
 
 
 def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
-    if "://" not in url and not storage_options:  # a plain local path: no URL to parse
+    if not storage_options and protocol(url) is None:  # a plain local path: no URL to parse
         return _local_fs(), os.path.abspath(resolve(url))
     from fsspec.core import url_to_fs
 
@@ -181,8 +213,7 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
         fs, path = url_to_fs(resolve(url), **storage_options)
         return fs, str(path)
     except (ImportError, ValueError) as e:
-        protocol = url.split("://", 1)[0]
-        hint = _INSTALL_HINTS.get(protocol)
+        hint = _install_hint(protocol(url)) if isinstance(e, ImportError) else ""
         extra = f" ({hint})" if hint else ""
         raise StorageError(f"cannot open storage for {redact(url)}: {e}{extra}", url) from e
 
@@ -224,7 +255,7 @@ class Target:
     @property
     def path(self) -> Path | str:
         """The output's location as d6tflow gave it: a ``Path`` on local disk, else the URL."""
-        return Path(self.url) if "://" not in self.url else self.url
+        return Path(self.url) if protocol(self.url) is None else self.url
 
     @property
     def folder(self) -> str:
@@ -272,7 +303,7 @@ class Target:
         """Whether the output is there: its :attr:`probe` file, freshly checked."""
         folder, name = self.probe
         url = f"{folder}/{name}"
-        if "://" not in url:
+        if protocol(url) is None:
             return os.path.isfile(resolve(url))
         fs, path = self._open()
         if url != self.url:  # the probe is a file inside the output (a dataset's marker)
@@ -343,7 +374,7 @@ class Target:
         infers a format from the extension works), alone in a temporary folder that goes
         away with it.
         """
-        if _is_local(self.url):
+        if is_local(self.url):
             path = self._open()[1]
             token = uuid.uuid4().hex[:12]
             folder = os.path.join(os.path.dirname(path), f".{self.name}.{token}.tmp")
@@ -374,7 +405,7 @@ class Target:
         if staging is not None and self.url in staging.entries:
             return read(staging.entries[self.url][1])
         fs, path = self._open()
-        if _is_local(self.url):
+        if is_local(self.url):
             if not os.path.isfile(path):
                 raise self._missing()
             return read(path)
@@ -390,7 +421,7 @@ class Target:
         """Write ``obj`` whole to a temporary local file (beside the output on local disk,
         for the rename); return its path, or remove it and raise."""
         path = self._open()[1]
-        if _is_local(self.url):
+        if is_local(self.url):
             folder, name = os.path.split(path)
             os.makedirs(folder or ".", exist_ok=True)
             tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -411,7 +442,7 @@ class Target:
         """Make the temporary file ``tmp`` this output."""
         fs, path = self._open()
         try:
-            if _is_local(self.url):
+            if is_local(self.url):
                 os.replace(tmp, path)
             else:
                 fs.put_file(tmp, path)
@@ -425,7 +456,7 @@ class Target:
         """Delete the output if it exists."""
         with _data_lock:
             data.pop(self.url, None)
-        if "://" not in self.url:
+        if protocol(self.url) is None:
             _discard(resolve(self.url))
             return
         fs, path = self._open()
@@ -614,7 +645,7 @@ class DatasetTarget(Target):
         fs, path = self._open()
         try:
             self.remove()
-            if isinstance(fs, type(_local_fs())):
+            if is_local(self.url):
                 os.replace(tmp, path)
             else:  # object stores have no folders to rename: copy the parts (server side)
                 parts = sorted(fs.find(tmp))
@@ -688,7 +719,7 @@ class DataTarget(Target):
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(url, format, storage_options)
-        if _is_local(self.url) and not type(self).__module__.startswith("daskflow."):
+        if is_local(self.url) and not type(self).__module__.startswith("daskflow."):
             # d6tflow made the folder, and users' own targets write to self.path themselves
             os.makedirs(os.path.dirname(self._open()[1]) or ".", exist_ok=True)
 
@@ -801,7 +832,7 @@ def make_target(url: str, format: Format | str, storage_options: Mapping[str, An
 
 def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
     """The names of the files in ``folder``, freshly listed (empty if it does not exist)."""
-    if "://" not in folder:
+    if protocol(folder) is None:
         try:
             with os.scandir(resolve(folder)) as it:
                 return {e.name for e in it if e.is_file()}
@@ -827,19 +858,19 @@ OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "abfs", "az", "adl")
 def _check_bucket(fs: Any, url: str) -> None:
     """A folder that is not there is normal (nothing written yet), unless it is in an object
     store whose bucket does not exist: then say so before any task tries to write there."""
-    protocol, _, rest = url.partition("://")
-    if protocol not in OBJECT_STORES:
+    name = protocol(url)
+    if name not in OBJECT_STORES:
         return
-    bucket = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    bucket = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
     try:
         found = fs.exists(bucket)
     except Exception as e:
         raise StorageError(
-            f"cannot check bucket {protocol}://{bucket}: {type(e).__name__}: {e}", url
+            f"cannot check bucket {name}://{bucket}: {type(e).__name__}: {e}", url
         ) from e
     if not found:
         raise StorageError(
-            f"bucket {protocol}://{bucket} does not exist (outputs go to {redact(url)}); "
+            f"bucket {name}://{bucket} does not exist (outputs go to {redact(url)}); "
             "create it, or point settings.dirpath / set_dir() at an existing one",
             url,
         )
@@ -866,7 +897,7 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
         first = targets[groups[key][0]]
         return _list_names(key[0], first.storage_options)
 
-    remote = [k for k in folders if "://" in k[0]]
+    remote = [k for k in folders if not is_local(k[0])]
     if len(remote) > 1:
         with ThreadPoolExecutor(min(16, len(remote))) as pool:
             names = dict(zip(remote, pool.map(listing, remote), strict=True))
