@@ -30,6 +30,7 @@ def test_import_does_not_load_heavy_or_foreign_modules():
 LAYERS = [
     "errors",
     "settings",
+    "context",
     "date_interval",
     "parameters",
     "formats",
@@ -80,7 +81,7 @@ def _imports(module: str) -> tuple[set[str], set[str], set[str]]:
 
     top, lazy, foreign = set(), set(), set()
 
-    def visit(node: ast.AST, in_function: bool) -> None:
+    def visit(node: ast.AST, in_function: bool, depth: int) -> None:
         for child in ast.iter_child_nodes(node):
             inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
             if isinstance(child, ast.ImportFrom) and child.level:
@@ -91,10 +92,10 @@ def _imports(module: str) -> tuple[set[str], set[str], set[str]]:
                 foreign.add(child.module.split(".")[0])
             elif not in_function and isinstance(child, ast.Import):
                 foreign.update(a.name.split(".")[0] for a in child.names)
-            visit(child, inner)
+            visit(child, inner, depth)
 
     for path, depth in _layer_files(module):
-        visit(ast.parse(path.read_text()), False)
+        visit(ast.parse(path.read_text()), False, depth)
     for found in (top, lazy):
         found.discard(module)
     return top, lazy - top, foreign

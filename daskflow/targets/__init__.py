@@ -19,7 +19,9 @@ Completeness in bulk
 
 In-memory outputs
     :class:`MemoryTarget` (the ``cache`` format) keeps its value in :data:`data`, a dict of
-    this process keyed by the target's URL, as d6tflow's ``d6tflow.data`` did.
+    this process keyed by the target's URL, as d6tflow's ``d6tflow.data`` did. A task
+    running in another process finds the values handed to it in
+    :data:`daskflow.context.run_inputs` first.
 
 d6tflow's target classes
     :class:`DataTarget` and its subclasses (:class:`PqPandasTarget`, :class:`CSVPandasTarget`,
@@ -44,10 +46,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from .. import settings
+from ..context import base_dir as base_dir  # "as": runtime.py still imports these two
+from ..context import run_inputs as run_inputs  # from here; they live in daskflow.context
 from ..errors import FormatError, OutputNotFoundError, StorageError
 from ..formats import Format, get_format
 
@@ -72,7 +75,6 @@ __all__ = [
     "protocol",
     "redact",
     "require_module",
-    "run_inputs",
     "staging",
 ]
 
@@ -115,12 +117,6 @@ data: dict[str, Any] = _ByUrl()
 """Values of in-memory outputs, and of file outputs loaded with ``cached=True``, by URL."""
 _data_lock = threading.Lock()
 
-run_inputs: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "daskflow_run_inputs", default=MappingProxyType({})
-)
-"""Values of in-memory outputs handed to the task running now (by URL): set by the node that
-runs it in a worker, where they did not come from this process's :data:`data`."""
-
 
 def _memory_value(url: str) -> tuple[bool, Any]:
     given = run_inputs.get()
@@ -155,13 +151,6 @@ def is_local(url: str) -> bool:
     return protocol(url) in (None, "file", "local")
 
 
-base_dir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "daskflow_base_dir", default=None
-)
-"""The folder relative local paths are relative to, when it is not the working directory
-(set while a task runs in a worker process whose working directory differs)."""
-
-
 def redact(url: str) -> str:
     """``url`` without a password or token written into it, for messages.
 
@@ -180,7 +169,8 @@ def redact(url: str) -> str:
 
 
 def resolve(url: str) -> str:
-    """``url``, with a relative local path joined to :data:`base_dir` when one is set."""
+    """``url``, with a relative local path joined to :data:`daskflow.context.base_dir`
+    when one is set."""
     if protocol(url) is not None or os.path.isabs(url):
         return url
     base = base_dir.get()
