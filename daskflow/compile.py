@@ -16,7 +16,7 @@ from .graph import TaskGraph
 from .runtime import Environment, Shipped, Unsendable, _dumps, memory_values, run_node
 from .tasks import Task
 
-__all__ = ["compile_graph"]
+__all__ = ["annotated", "compile_graph", "dask_key"]
 
 
 def _given(graph: TaskGraph, ups: list[str], env: Environment | None) -> Any:
@@ -37,12 +37,22 @@ def _given(graph: TaskGraph, ups: list[str], env: Environment | None) -> Any:
         )
 
 
+def dask_key(task_id: str, token: str | None = None) -> str:
+    """The Dask key of a task: its id, and with ``token`` (a run's, on a shared cluster) the
+    id and the token, so concurrent runs never share a key.
+
+    >>> dask_key('A__99914b932b'), dask_key('A__99914b932b', 'f00d')
+    ('A__99914b932b', 'A__99914b932b@f00d')
+    """
+    return task_id if token is None else f"{task_id}@{token}"
+
+
 def compile_graph(
     graph: TaskGraph,
     keys: Iterable[str],
     env: Environment | None = None,
     ship: bool = False,
-    suffix: str = "",
+    token: str | None = None,
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -50,8 +60,8 @@ def compile_graph(
     in-memory outputs of complete upstream tasks travel with it. With ``env`` (for workers
     in other processes) the node applies the caller's settings and working directory, and
     returns values and errors in a form that survives pickling; with ``ship`` each task
-    travels cloudpickled (:class:`Shipped`). ``suffix`` is appended to every Dask key, so
-    runs sharing a cluster never share a key (the results keep the task ids).
+    travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task ids. The
+    graph lists dependencies before dependents.
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -69,6 +79,26 @@ def compile_graph(
         ups = graph.deps[k]
         given = _given(graph, [d for d in ups if d not in selected], env)
         task: Task | Shipped = Shipped(graph.tasks[k]) if ship else graph.tasks[k]
-        upstream = [d + suffix for d in ups if d in selected]
-        dsk[k + suffix] = (run_node, task, upstream, given, env)
+        upstream = [dask_key(d, token) for d in ups if d in selected]
+        dsk[dask_key(k, token)] = (run_node, task, upstream, given, env)
     return dsk
+
+
+def annotated(dsk: dict[str, Any], graph: TaskGraph, keys: Iterable[str]) -> Any:
+    """``dsk`` (whose nodes run ``keys``, in order) with each task's ``resources`` as a
+    Dask annotation: a layer per set of resources, so no graph optimisation can drop them."""
+    layers: dict[Any, dict[str, Any]] = {}
+    for (name, node), k in zip(dsk.items(), keys, strict=True):
+        res = graph.tasks[k].resources
+        layers.setdefault(tuple(sorted(res.items())) if res else None, {})[name] = node
+    if list(layers) == [None]:
+        return dsk
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    named = {
+        f"daskflow-{i}": MaterializedLayer(
+            part, annotations={"resources": dict(res)} if res else None
+        )
+        for i, (res, part) in enumerate(layers.items())
+    }
+    return HighLevelGraph(named, {name: set() for name in named})

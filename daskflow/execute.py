@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 import uuid
 import warnings
 from collections import Counter, defaultdict
@@ -26,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import compile_graph
+from .compile import annotated, compile_graph, dask_key
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Progress
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
-from .schedulers import open_scheduler, resolve, width
+from .schedulers import resolve, width
 from .targets import _data_lock, data
 from .tasks import Task, _confirm
 
@@ -57,26 +58,35 @@ def execute(
     in_process = any(
         t.url.startswith("memory://") for k in keys for t in graph.tasks[k].output_targets()
     )
-    sched = resolve(scheduler, workers, width(graph, keys), in_process=in_process)
+    chosen = resolve(scheduler, workers, width(graph, keys), in_process=in_process)
     if not keys:
         return {}
     progress = progress or Progress({}, enabled=False)
-    open_scheduler(sched)
-    run_id = uuid.uuid4().hex if sched.kind == "distributed" else None
-    try:
-        progress.start(sched.describe())
-        env = Environment.here(run_id) if sched.portable else None
-        suffix = f"-{run_id[:8]}" if run_id else ""  # runs sharing a cluster share no key
-        dsk = compile_graph(graph, keys, env, ship=sched.kind == "distributed", suffix=suffix)
-        results = sched.run(dsk, keys, graph, progress, suffix)
-    finally:
-        progress.close()
+    cluster = chosen.name == "distributed"
+    token = uuid.uuid4().hex if cluster else None  # runs sharing a cluster share no key
+    error: BaseException | None = None
+    with chosen.open() as get:
         try:
-            if run_id is not None:
-                sched.client.set_metadata([COMMITTED, run_id], None)
+            progress.start(chosen.describe())
+            env = Environment.here(token) if chosen.portable else None
+            dsk = compile_graph(graph, keys, env, ship=cluster, token=token)
+            kwargs = {"groups": {dask_key(k): graph.tasks[k].task_family for k in keys}}
+            outcome = get(
+                annotated(dsk, graph, keys) if cluster else dsk,
+                list(dsk),
+                progress.finished,
+                **(kwargs if chosen.name == "local" else {}),
+            )
+        except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
+            error = TaskError(f"the {chosen.name} scheduler failed: {type(e).__name__}: {e}")
+            error.__cause__ = e
+            outcome = [None] * len(keys)
         finally:
-            sched.close()
-    if sched.portable:
+            progress.close()
+            if token is not None:
+                chosen.client.set_metadata([COMMITTED, token], None)
+    results = _fill(graph, keys, outcome, error)
+    if chosen.portable:
         with _data_lock:
             for key, r in results.items():
                 if r.state == DONE:
@@ -84,6 +94,32 @@ def execute(
                         data.pop(t.url, None)  # what this process held of the task is stale
                     data.update(r.memory())  # in-memory outputs made elsewhere live here
     return results
+
+
+def _fill(
+    graph: TaskGraph, keys: list[str], outcome: list[Any], error: BaseException | None
+) -> dict[str, NodeResult]:
+    """Every key's result, in graph order.
+
+    A key whose node returned has its own result. A key without one (Dask reported an error
+    for it: a worker lost too often, a result it could not move; or the scheduler broke)
+    is skipped if something upstream of it did not succeed, and failed otherwise, with the
+    error Dask gave for it, else ``error``.
+    """
+    given = dict(zip(keys, outcome, strict=True))
+    out: dict[str, NodeResult] = {}
+    for k in keys:  # dependencies first
+        r = given[k]
+        if isinstance(r, NodeResult):
+            out[k] = r
+        elif any(out[d].state != DONE for d in graph.deps[k] if d in out):
+            out[k] = NodeResult(k, UPSTREAM_FAILED, error_text="upstream failed")
+        else:
+            e = r if isinstance(r, BaseException) else error or TaskError(f"{k} did not run")
+            out[k] = NodeResult(
+                k, FAILED, error=e, error_text="".join(traceback.format_exception(e))
+            )
+    return out
 
 
 # -- results and the summary -----------------------------------------------------------------

@@ -95,15 +95,27 @@ class NodeResult:
 @dataclass(frozen=True)
 class Environment:
     """What a task needs from the calling process when it runs in another one: the shared
-    settings and the directory relative local paths are relative to."""
+    settings and the directory relative local paths are relative to. A node that runs in
+    the calling process itself (``pid``) needs none of it, and passes values as they are."""
 
     settings: dict[str, Any]
     cwd: str
     run_id: str | None = None
+    pid: int = 0
 
     @classmethod
     def here(cls, run_id: str | None = None) -> Environment:
-        return cls(settings.snapshot(), os.getcwd(), run_id)
+        return cls(settings.snapshot(), os.getcwd(), run_id, os.getpid())
+
+    @property
+    def away(self) -> bool:
+        """Whether the node runs in another process than the caller's."""
+        return self.pid != os.getpid()
+
+
+def _away(env: Environment | None) -> Environment | None:
+    """``env`` when the node runs in another process than the caller's, else None."""
+    return env if env is not None and env.away else None
 
 
 COMMITTED = "daskflow-committed"
@@ -218,7 +230,8 @@ def run_node(
         values = dict(given or {})
     for u in upstream:
         values.update(u.memory())
-    with settings.applied(env.settings if env is not None else {}):
+    away = _away(env)
+    with settings.applied(away.settings if away is not None else {}):
         return _run_task(task, values, env)
 
 
@@ -226,13 +239,14 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
     log = CommitLog(env, task)
+    away = _away(env)
     if log.committed():
         logger.info("%r was committed earlier in this run; not run again", task)
         return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
     attempts = 0
     notes: list[str] = []
-    tokens = run_inputs.set(values), base_dir.set(env.cwd if env else None)
+    tokens = run_inputs.set(values), base_dir.set(away.cwd if away else None)
     try:
         while True:
             attempts += 1
@@ -247,7 +261,7 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
                 return NodeResult(
                     key,
                     FAILED,
-                    error=_portable_error(e) if env else e,
+                    error=_portable_error(e) if away else e,
                     error_text="".join(traceback.format_exception(e)),
                     seconds=time.perf_counter() - start,
                     attempts=attempts,
@@ -255,7 +269,7 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
                 )
         made = memory_values(task)
         try:
-            out: dict[str, Any] | bytes = _dumps(made) if env and made else made
+            out: dict[str, Any] | bytes = _dumps(made) if away and made else made
         except Exception as e:
             return NodeResult(
                 key,
@@ -273,7 +287,7 @@ def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> No
     finally:
         run_inputs.reset(tokens[0])
         base_dir.reset(tokens[1])
-        if env is not None:  # the caller holds in-memory outputs now, not this worker
+        if away is not None:  # the caller holds in-memory outputs now, not this worker
             for url in memory_values(task):
                 data.pop(url, None)
     return NodeResult(

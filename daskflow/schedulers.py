@@ -1,50 +1,62 @@
-"""Schedulers: which one runs a compiled graph, and the thin adapters that drive each.
+"""Schedulers: get-functions that run a compiled graph, and the resolver that picks one.
 
-Chosen as ``dask.compute`` chooses (``dask/base.py`` ``get_scheduler``), from the first of:
-the ``scheduler=`` argument, ``daskflow.settings.scheduler``, Dask's own
-``dask.config.get("scheduler")``, an active ``distributed.Client``, and finally the local
-default:
+In Dask a scheduler is a get-function, ``get(dsk, keys)``; here each takes a ``done(key, ok)``
+callback too, for progress, and returns one result per key: the node's
+:class:`~daskflow.runtime.NodeResult`, or the exception Dask gave for a node that did not
+return one. One small function per kind:
 
-``"sync"``
+:func:`get_sync`
     every task in the calling thread, one after another (breakpoints and pdb work);
-``"threads"``
-    a pool of threads in this process (good for code that releases the GIL);
-``"processes"``
-    a pool of local worker processes: true parallelism for pure-Python and pandas code. On
-    Linux the workers are forked (``settings.mp_context``), so they start in milliseconds
-    and classes defined in a script or notebook need no import;
-a ``distributed.Client``, or a scheduler address such as ``"tcp://10.0.0.5:8786"``
-    the workers of that cluster;
-any other callable
-    a Dask get-function ``get(dsk, keys, **kwargs)``.
+:func:`get_threads`
+    a pool of threads in this process (code that releases the GIL), through
+    ``dask.threaded``;
+:func:`get_processes`
+    a pool of local worker processes, through ``dask.multiprocessing``: true parallelism for
+    pure-Python and pandas code. On Linux the workers are forked (``settings.mp_context``),
+    so they start in milliseconds and classes defined in a script or notebook need no import;
+:func:`get_local`
+    the default: the calling thread runs every task that is quick, and tasks that take long
+    go to forked worker processes, which the calling thread works beside (see its docstring);
+:func:`get_distributed`
+    the workers of a ``distributed.Client``.
 
-The local default runs the graph in this thread when nothing in it can run in parallel (a
-chain, a single task, ``workers=1``), and otherwise on ``min(cores, width)`` worker processes
-(``workers=N`` sets N). Only ``"sync"`` and ``"threads"`` keep tasks in this process; the rest
-are *portable*: each node carries the caller's settings and working directory, and returns
-in-memory outputs and errors in a form that survives pickling.
+:func:`resolve` chooses as ``dask.compute`` does (``dask/base.py`` ``get_scheduler``), from
+the first of: the ``scheduler=`` argument, ``daskflow.settings.scheduler``, Dask's own
+``dask.config.get("scheduler")``, an active ``distributed.Client``, and finally the local
+default (:func:`get_local` on ``min(cores, width)`` processes, or :func:`get_sync` when
+nothing can run in parallel). ``workers=N`` (d6tflow's argument) means N worker processes.
 """
 
 from __future__ import annotations
 
-import logging
+import concurrent.futures
+import contextlib
 import multiprocessing
 import sys
-from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import settings
-from .errors import ClusterError, TaskError, WorkflowError
+from .errors import ClusterError, WorkflowError
 from .graph import TaskGraph, levels
-from .progress import Progress
-from .runtime import DONE, FAILED, UPSTREAM_FAILED, NodeResult
+from .runtime import DONE, NodeResult
 
-__all__ = ["Scheduler", "resolve", "width"]
+__all__ = [
+    "Choice",
+    "get_distributed",
+    "get_local",
+    "get_processes",
+    "get_sync",
+    "get_threads",
+    "resolve",
+    "width",
+]
 
-logger = logging.getLogger("daskflow")
+Done = Callable[[str, bool], None]
+"""Called with a task's key and whether it succeeded, as each node finishes."""
 
 NAMES = ("sync", "threads", "processes", "distributed")
 _ALIASES = {
@@ -60,173 +72,82 @@ _ALIASES = {
 }
 
 
-def width(graph: TaskGraph, keys: list[str]) -> int:
-    """The largest number of ``keys`` on one level of the graph (levels by longest path from
-    the sources): 1 means nothing can run in parallel.
-
-    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': (), 'c': ('a', 'b')}, ('c',),
-    ...               {'a': ('c',), 'b': ('c',), 'c': ()})
-    >>> width(g, ['a', 'b', 'c']), width(g, ['a', 'c'])
-    (2, 1)
-    """
-    counts = Counter(levels(graph, keys).values())
-    return max(counts.values(), default=0)
+def _nothing(key: str, ok: bool) -> None:
+    pass
 
 
-def _active_client() -> Any:
-    if "distributed" not in sys.modules:
-        return None
-    from distributed.client import _get_global_client
-
-    return _get_global_client()
+def _report(done: Done, result: Any) -> None:
+    if isinstance(result, NodeResult):
+        done(result.key, result.state == DONE)
 
 
-def _is_client(obj: Any) -> bool:
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+# -- evaluating a node -----------------------------------------------------------------------
 
 
-@dataclass
-class Scheduler:
-    """A chosen scheduler; :meth:`run` executes a compiled graph on it."""
-
-    kind: str
-    workers: int | None = None
-    get: Callable[..., Any] | None = None
-    client: Any = None
-    address: str | None = None
-
-    @property
-    def portable(self) -> bool:
-        """Whether tasks may run in another process than this one."""
-        return self.kind not in ("sync", "threads")
-
-    def describe(self) -> str:
-        if self.kind == "sync":
-            return "in this thread"
-        if self.kind == "threads":
-            return f"on {self.workers or 'the default number of'} threads"
-        if self.kind == "processes":
-            return f"on {self.workers} local processes"
-        if self.kind == "distributed":
-            client = self.client
-            where = self.address or getattr(client.scheduler, "address", "a cluster")
-            link = getattr(client, "dashboard_link", None)
-            return f"on {where}" + (f" (dashboard: {link})" if link else "")
-        return f"with {getattr(self.get, '__qualname__', self.get)}"
-
-    # -- running -----------------------------------------------------------------------------
-
-    def run(
-        self,
-        dsk: Mapping[str, Any],
-        keys: list[str],
-        graph: TaskGraph,
-        progress: Progress,
-        suffix: str = "",
-    ) -> dict[str, NodeResult]:
-        """Run the compiled graph (its Dask keys are the task ids + ``suffix``); a
-        :class:`NodeResult` for every task id in ``keys``."""
-        if self.kind == "distributed":
-            return self._run_distributed(dsk, keys, graph, progress, suffix)
-        return self._run_local(dsk, keys, graph, progress)
-
-    def _run_local(
-        self, dsk: Mapping[str, Any], keys: list[str], graph: TaskGraph, progress: Progress
-    ) -> dict[str, NodeResult]:
-        finished: dict[str, NodeResult] = {}
-
-        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-            if isinstance(result, NodeResult):
-                finished[key] = result
-                progress.finished(key, result.state == DONE)
-
-        try:
-            if self.kind == "sync":
-                run_sync(dict(dsk), keys, lambda key, r: posttask(key, r, None, None, None))
-                return _fill(keys, graph, finished, {}, None)
-            from dask.callbacks import Callback
-
-            with Callback(posttask=posttask):
-                if self.kind == "threads":
-                    import dask.threaded
-
-                    dask.threaded.get(dict(dsk), keys, num_workers=self.workers)
-                elif self.kind == "processes":
-                    self._run_processes(dsk, keys)
-                else:
-                    assert self.get is not None
-                    results = self.get(dict(dsk), keys)
-                    finished.update({r.key: r for r in results if isinstance(r, NodeResult)})
-        except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
-            error = TaskError(f"the {self.kind} scheduler failed: {type(e).__name__}: {e}")
-            error.__cause__ = e
-            return _fill(keys, graph, finished, {}, error)
-        return _fill(keys, graph, finished, {}, None)
-
-    def _run_processes(self, dsk: Mapping[str, Any], keys: list[str]) -> None:
-        import dask.multiprocessing
-
-        method = settings.mp_context or ("fork" if sys.platform.startswith("linux") else "spawn")
-        context = multiprocessing.get_context(method)
-        # a forked worker has this process's modules, __main__ included: a node pickles
-        # its task by reference there, instead of cloudpickling the class every time
-        dumps = _dumps_by_reference if method == "fork" else None
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            # chunksize=1: each ready task goes to the next free worker, not in batches
-            dask.multiprocessing.get(
-                dict(dsk), keys, pool=pool, optimize_graph=False, func_dumps=dumps, chunksize=1
-            )
-
-    def _run_distributed(
-        self,
-        dsk: Mapping[str, Any],
-        keys: list[str],
-        graph: TaskGraph,
-        progress: Progress,
-        suffix: str,
-    ) -> dict[str, NodeResult]:
-        from distributed import as_completed
-
-        dask_keys = [k + suffix for k in keys]
-        futures = self.client.get(_annotated(dsk, graph, suffix), dask_keys, sync=False)
-        finished: dict[str, NodeResult] = {}
-        errors: dict[str, BaseException] = {}
-        try:
-            for future in as_completed(futures, loop=self.client.loop):
-                key = future.key[: len(future.key) - len(suffix)]
-                if future.status == "finished":
-                    result = future.result()
-                    finished[key] = result
-                    progress.finished(key, result.state == DONE)
-                else:
-                    errors[key] = future.exception()
-                    progress.finished(key, False)
-        finally:
-            for future in futures:
-                future.release()
-        return _fill(keys, graph, finished, errors, None)
-
-    def close(self) -> None:
-        """Close a client this scheduler opened from an address."""
-        if self.address is not None and self.client is not None:
-            self.client.close()
-            self.client = None
+def _deps(node: Any, dsk: Mapping[str, Any]) -> list[str]:
+    """The keys of ``dsk`` a node ``(func, *args)`` takes, as arguments or lists of them."""
+    found: list[str] = []
+    for arg in node[1:]:
+        if isinstance(arg, str) and arg in dsk:
+            found.append(arg)
+        elif isinstance(arg, list):
+            found.extend(a for a in arg if isinstance(a, str) and a in dsk)
+    return found
 
 
-def run_sync(dsk: dict[str, Any], keys: list[str], done: Any = None) -> list[NodeResult]:
-    """Run a compiled graph in this thread, ``keys`` in order (dependencies first).
+def _args(node: Any, dsk: Mapping[str, Any], results: Mapping[str, Any]) -> list[Any]:
+    """The node's arguments with every key replaced by its result."""
+
+    def value(arg: Any) -> Any:
+        if isinstance(arg, str) and arg in dsk:
+            return results[arg]
+        if isinstance(arg, list):
+            return [value(a) for a in arg]
+        return arg
+
+    return [value(a) for a in node[1:]]
+
+
+def get_sync(dsk: Mapping[str, Any], keys: list[str], done: Done = _nothing) -> list[Any]:
+    """Run the graph in this thread, in the graph's order (dependencies first).
 
     What ``dask.local.get_sync`` does for these graphs, without importing dask: the sync
     path stays light to start and leaves only daskflow's frames in a debugger.
-    ``done(key, result)`` is called after each node.
     """
-    results: dict[str, NodeResult] = {}
-    for key in keys:
-        fn, task, ups, given, env = dsk[key]
-        results[key] = fn(task, [results[u] for u in ups], given, env)
-        if done is not None:
-            done(key, results[key])
+    results: dict[str, Any] = {}
+    for key, node in dsk.items():
+        results[key] = node[0](*_args(node, dsk, results))
+        _report(done, results[key])
     return [results[k] for k in keys]
+
+
+@contextlib.contextmanager
+def _callback(done: Done) -> Iterator[None]:
+    from dask.callbacks import Callback
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        _report(done, result)
+
+    with Callback(posttask=posttask):
+        yield
+
+
+def get_threads(
+    dsk: Mapping[str, Any],
+    keys: list[str],
+    done: Done = _nothing,
+    num_workers: int | None = None,
+) -> list[Any]:
+    """Run the graph on a pool of threads (``dask.threaded.get``)."""
+    import dask.threaded
+
+    with _callback(done):
+        return list(dask.threaded.get(dict(dsk), keys, num_workers=num_workers))
+
+
+def _context() -> Any:
+    method = settings.mp_context or ("fork" if sys.platform.startswith("linux") else "spawn")
+    return multiprocessing.get_context(method)
 
 
 def _dumps_by_reference(obj: Any) -> bytes:
@@ -241,66 +162,207 @@ def _dumps_by_reference(obj: Any) -> bytes:
         return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]
 
 
-def _failed(key: str, error: BaseException) -> NodeResult:
-    import traceback
+def _dumps_for(context: Any) -> Callable[[Any], bytes]:
+    """How to send work to workers of ``context``: a forked worker has this process's
+    modules, ``__main__`` included, so a task pickles by reference there instead of
+    cloudpickling its class every time."""
+    if context.get_start_method() == "fork":
+        return _dumps_by_reference
+    import cloudpickle
 
-    return NodeResult(
-        key, FAILED, error=error, error_text="".join(traceback.format_exception(error))
-    )
+    return cloudpickle.dumps  # type: ignore[no-any-return]
 
 
-def _fill(
+def get_processes(
+    dsk: Mapping[str, Any],
     keys: list[str],
-    graph: TaskGraph,
-    finished: Mapping[str, NodeResult],
-    dask_errors: Mapping[str, BaseException],
-    error: BaseException | None,
-) -> dict[str, NodeResult]:
-    """Every key's result, in graph order.
+    done: Done = _nothing,
+    num_workers: int | None = None,
+) -> list[Any]:
+    """Run the graph on a pool of local worker processes (``dask.multiprocessing.get``)."""
+    import dask.multiprocessing
 
-    A key whose node returned has its own result. A key without one (Dask reported an error
-    for it: a worker lost too often, a result it could not move; or the scheduler broke)
-    is skipped if something upstream of it did not succeed, and failed otherwise, with the
-    error Dask gave for it, else ``error``.
-    """
-    selected = set(keys)
-    out: dict[str, NodeResult] = {}
-    for k in graph.tasks:
-        if k not in selected:
-            continue
-        if k in finished:
-            out[k] = finished[k]
-        elif any(out[d].state != DONE for d in graph.deps[k] if d in out):
-            out[k] = NodeResult(k, UPSTREAM_FAILED, error_text="upstream failed")
-        else:
-            out[k] = _failed(k, dask_errors.get(k) or error or TaskError(f"{k} did not run"))
-    return out
-
-
-def _annotated(dsk: Mapping[str, Any], graph: TaskGraph, suffix: str = "") -> Any:
-    """The graph, with each task's ``resources`` as a Dask annotation (a layer per set of
-    resources, so no graph optimisation can drop them)."""
-    groups: dict[Any, dict[str, Any]] = {}
-    for key, node in dsk.items():
-        res = graph.tasks[key[: len(key) - len(suffix)]].resources
-        groups.setdefault(tuple(sorted(res.items())) if res else None, {})[key] = node
-    if list(groups) == [None]:
-        return dict(dsk)
-    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
-
-    layers = {
-        f"daskflow-{i}": MaterializedLayer(
-            part, annotations={"resources": dict(res)} if res else None
+    context = _context()
+    with (
+        _callback(done),
+        concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool,
+    ):
+        # chunksize=1: each ready task goes to the next free worker, not in batches
+        return list(
+            dask.multiprocessing.get(
+                dict(dsk),
+                keys,
+                pool=pool,
+                optimize_graph=False,
+                func_dumps=_dumps_for(context),
+                chunksize=1,
+            )
         )
-        for i, (res, part) in enumerate(groups.items())
-    }
-    return HighLevelGraph(layers, {name: set() for name in layers})
 
 
-def _cpu_count() -> int:
-    import dask.system
+# -- the local default -----------------------------------------------------------------------
 
-    return int(dask.system.CPU_COUNT)
+QUICK = 0.005
+"""Seconds under which a task runs in the calling thread: sending it to a worker process and
+its result back costs more than running it."""
+
+WAIT = 1.0  # seconds between checks while only worker processes have work
+
+
+def _call(blob: bytes) -> Any:
+    """Run a pickled node ``(func, *args)`` in a worker process."""
+    import pickle
+
+    node = pickle.loads(blob)
+    return node[0](*node[1:])
+
+
+def get_local(
+    dsk: Mapping[str, Any],
+    keys: list[str],
+    done: Done = _nothing,
+    num_workers: int | None = None,
+    groups: Mapping[str, str] | None = None,
+) -> list[Any]:
+    """Run the graph in this thread, with worker processes for the tasks that take long.
+
+    Most tasks of most pipelines take a millisecond (write a file, read it back): a worker
+    process would add its round trip to each, and threads would add contention for the GIL.
+    Some take seconds of pure Python, and only processes run those in parallel. This get
+    learns which is which as it goes, per group of tasks (``groups``: the task family; each
+    key alone by default):
+
+    - the calling thread runs ready tasks one after another, quick groups first; a task
+      that took under :data:`QUICK` seconds makes its group quick, a longer one slow;
+    - while two or more tasks are ready, ``num_workers - 1`` forked worker processes (started
+      then, not before) take the slow groups' tasks, and one task of each group not yet
+      seen, to learn it; the calling thread runs the rest, slow ones too when it has
+      nothing quick to do, so every core works.
+
+    A chain, a single task, or a fan of quick tasks never starts a process.
+    """
+    groups = groups or {}
+    workers = max(0, (num_workers or _cpu_count()) - 1)
+    deps = {k: _deps(node, dsk) for k, node in dsk.items()}
+    missing = {k: len(set(d)) for k, d in deps.items()}
+    dependents: dict[str, list[str]] = {k: [] for k in dsk}
+    for k, ds in deps.items():
+        for d in set(ds):
+            dependents[d].append(k)
+    ready: dict[str, deque[str]] = {}  # group -> its ready keys (few groups, many keys)
+    n_ready = 0
+    results: dict[str, Any] = {}
+    slow: dict[str, bool] = {}  # group -> took long (absent: not seen yet)
+    probing: Counter[str] = Counter()
+    running: dict[concurrent.futures.Future[Any], str] = {}
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    dumps: Callable[[Any], bytes] | None = None
+
+    def make_ready(key: str) -> None:
+        nonlocal n_ready
+        ready.setdefault(groups.get(key, key), deque()).append(key)
+        n_ready += 1
+
+    def take(group: str) -> str:
+        nonlocal n_ready
+        queue = ready[group]
+        key = queue.popleft()
+        if not queue:
+            del ready[group]
+        n_ready -= 1
+        return key
+
+    def finish(key: str, result: Any, seconds: float | None = None) -> None:
+        results[key] = result
+        group = groups.get(key, key)
+        if seconds is None and isinstance(result, NodeResult):
+            seconds = result.seconds
+        if seconds is not None:
+            slow[group] = slow.get(group, False) or seconds >= QUICK
+        _report(done, result)
+        for k in dependents[key]:
+            missing[k] -= 1
+            if not missing[k]:
+                make_ready(k)
+
+    for k in dsk:
+        if not missing[k]:
+            make_ready(k)
+    try:
+        while len(results) < len(dsk):
+            for future in [f for f in running if f.done()]:
+                key = running.pop(future)
+                probing[groups.get(key, key)] -= 1
+                finish(key, future.result())
+            # workers take slow groups' tasks, and one task of a group not seen yet; the
+            # calling thread keeps at least one ready task for itself
+            for group in list(ready):
+                while len(running) < workers and n_ready > 1 and group in ready:
+                    if not slow.get(group, group not in slow and not probing[group]):
+                        break
+                    key = take(group)
+                    if pool is None:
+                        context = _context()
+                        dumps = _dumps_for(context)
+                        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+                    assert dumps is not None
+                    probing[group] += 1
+                    node = dsk[key]
+                    running[pool.submit(_call, dumps((node[0], *_args(node, dsk, results))))] = key
+            if ready:  # groups not seen yet first (to learn them), then quick, then slow
+                group = min(ready, key=lambda g: (slow.get(g, False), g in slow))
+                key = take(group)
+                node = dsk[key]
+                start = time.perf_counter()
+                result = node[0](*_args(node, dsk, results))
+                finish(key, result, time.perf_counter() - start)
+            elif running:
+                concurrent.futures.wait(
+                    running, timeout=WAIT, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+            elif len(results) < len(dsk):  # nothing ready or running: a broken graph
+                raise WorkflowError(f"the graph cannot finish: {sorted(set(dsk) - set(results))}")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [results[k] for k in keys]
+
+
+# -- a cluster -------------------------------------------------------------------------------
+
+
+def get_distributed(
+    dsk: Any, keys: list[str], done: Done = _nothing, client: Any = None
+) -> list[Any]:
+    """Run the graph on the cluster of ``client``; a node Dask could not run (a worker lost
+    too often, a result it could not move) gives the exception Dask reported for it."""
+    from distributed import as_completed
+
+    futures = client.get(dsk, keys, sync=False)
+    results: dict[str, Any] = {}
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            if future.status == "finished":
+                results[future.key] = future.result()
+                _report(done, results[future.key])
+            else:
+                results[future.key] = future.exception()
+    finally:
+        for future in futures:
+            future.release()
+    return [results[k] for k in keys]
+
+
+def _active_client() -> Any:
+    if "distributed" not in sys.modules:
+        return None
+    from distributed.client import _get_global_client
+
+    return _get_global_client()
+
+
+def _is_client(obj: Any) -> bool:
+    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
 
 
 def _connect(address: str) -> Any:
@@ -316,27 +378,127 @@ def _connect(address: str) -> Any:
         ) from e
 
 
+def _describe_client(client: Any, address: str | None) -> str:
+    where = address or getattr(client.scheduler, "address", "a cluster")
+    link = getattr(client, "dashboard_link", None)
+    return f"on {where}" + (f" (dashboard: {link})" if link else "")
+
+
+# -- choosing one ----------------------------------------------------------------------------
+
+
+@dataclass
+class Choice:
+    """The scheduler a run uses: ``open()`` gives its get-function.
+
+    Attributes
+    ----------
+    name : str
+        ``"sync"``, ``"threads"``, ``"processes"``, ``"local"``, ``"distributed"`` or
+        ``"custom"``.
+    portable : bool
+        Tasks may run in another process than this one: nodes carry the caller's settings.
+    workers : int, optional
+        Threads or processes, for the local kinds.
+    """
+
+    name: str
+    portable: bool
+    workers: int | None = None
+    client: Any = None
+    address: str | None = None
+    get: Callable[..., Any] | None = None
+
+    def describe(self) -> str:
+        if self.name == "sync":
+            return "in this thread"
+        if self.name == "threads":
+            return f"on {self.workers or 'the default number of'} threads"
+        if self.name == "processes":
+            return f"on {self.workers} local processes"
+        if self.name == "local":
+            return f"in this process, with up to {(self.workers or 1) - 1} worker processes"
+        if self.name == "distributed":
+            return _describe_client(self.client, self.address)
+        return f"with {getattr(self.get, '__qualname__', self.get)}"
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Callable[..., list[Any]]]:
+        """The get-function ``get(dsk, keys, done)`` (connecting to an address first, and
+        closing that connection after)."""
+        if self.name == "distributed" and self.client is None:
+            self.client = _connect(str(self.address))
+            try:
+                yield self._get()
+            finally:
+                self.client.close()
+                self.client = None
+            return
+        yield self._get()
+
+    def _get(self) -> Callable[..., list[Any]]:
+        n = self.workers
+        if self.name == "sync":
+            return get_sync
+        if self.name == "threads":
+            return lambda dsk, keys, done: get_threads(dsk, keys, done, n)
+        if self.name == "processes":
+            return lambda dsk, keys, done: get_processes(dsk, keys, done, n)
+        if self.name == "local":
+            return lambda dsk, keys, done, **kw: get_local(dsk, keys, done, n, **kw)
+        if self.name == "distributed":
+            client = self.client
+            return lambda dsk, keys, done: get_distributed(dsk, keys, done, client)
+        custom = self.get
+        assert custom is not None
+
+        def get_custom(dsk: Any, keys: list[str], done: Done) -> list[Any]:
+            with _callback(done):  # reports progress if it is one of dask's get-functions
+                return list(custom(dict(dsk), keys))
+
+        return get_custom
+
+
+def width(graph: TaskGraph, keys: list[str]) -> int:
+    """The largest number of ``keys`` on one level of the graph (levels by longest path from
+    the sources): 1 means nothing can run in parallel.
+
+    >>> g = TaskGraph({'a': 0, 'b': 0, 'c': 0}, {'a': (), 'b': (), 'c': ('a', 'b')}, ('c',),
+    ...               {'a': ('c',), 'b': ('c',), 'c': ()})
+    >>> width(g, ['a', 'b', 'c']), width(g, ['a', 'c'])
+    (2, 1)
+    """
+    counts = Counter(levels(graph, keys).values())
+    return max(counts.values(), default=0)
+
+
+def _cpu_count() -> int:
+    import dask.system
+
+    return int(dask.system.CPU_COUNT)
+
+
 def resolve(
     scheduler: Any = None, workers: int | None = None, parallel: int = 2, in_process: bool = False
-) -> Scheduler:
+) -> Choice:
     """The scheduler a run uses (see the module docstring); nothing is started yet.
 
     ``parallel`` is how many of the run's tasks could run at once (:func:`width`);
     ``in_process`` says outputs live in this process's memory (``memory://``), so the run
-    must stay here: the default becomes threads, and other processes are refused.
+    must stay here: the default runs in this thread, and other processes are refused.
     """
     chosen = _resolve(scheduler, workers, parallel)
     if in_process and chosen.portable:
         if scheduler is None and settings.scheduler is None:
-            return Scheduler("threads", workers=workers) if parallel > 1 else Scheduler("sync")
+            return Choice("sync", portable=False)
         raise WorkflowError(
             f"outputs under memory:// live in this process, so they cannot be made by the "
-            f"{chosen.kind} scheduler; use scheduler='sync' or 'threads', or a shared store"
+            f"{chosen.name} scheduler; use scheduler='sync' or 'threads', or a shared store"
         )
     return chosen
 
 
-def _resolve(scheduler: Any, workers: int | None, parallel: int) -> Scheduler:
+def _resolve(scheduler: Any, workers: int | None, parallel: int) -> Choice:
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise WorkflowError(f"workers must be a positive integer, got {workers!r}")
     if scheduler is None:
@@ -348,13 +510,15 @@ def _resolve(scheduler: Any, workers: int | None, parallel: int) -> Scheduler:
     if scheduler is None:
         client = _active_client()
         if client is not None:
-            return Scheduler("distributed", client=client)
-        if workers == 1 or (workers is None and parallel <= 1):
-            return Scheduler("sync")
-        n = workers or max(1, min(_cpu_count(), parallel))
-        return Scheduler("processes", workers=n) if n > 1 else Scheduler("sync")
+            return Choice("distributed", portable=True, client=client)
+        if workers is not None:  # d6tflow's argument: that many worker processes
+            if workers == 1:
+                return Choice("sync", portable=False)
+            return Choice("processes", portable=True, workers=workers)
+        n = max(1, min(_cpu_count(), parallel))
+        return Choice("local", portable=True, workers=n) if n > 1 else Choice("sync", False)
     if _is_client(scheduler):
-        return Scheduler("distributed", client=scheduler)
+        return Choice("distributed", portable=True, client=scheduler)
     if isinstance(scheduler, str):
         name = _ALIASES.get(scheduler.lower())
         if name == "distributed":
@@ -364,23 +528,16 @@ def _resolve(scheduler: Any, workers: int | None, parallel: int) -> Scheduler:
                     "scheduler='distributed' needs an active distributed.Client; create one, "
                     "or pass the Client or the scheduler's address"
                 )
-            return Scheduler("distributed", client=client)
+            return Choice("distributed", portable=True, client=client)
         if name == "processes":
-            return Scheduler("processes", workers=workers or _cpu_count())
+            return Choice("processes", portable=True, workers=workers or _cpu_count())
         if name is not None:
-            return Scheduler(name, workers=workers)
+            return Choice(name, portable=False, workers=workers)
         if "://" in scheduler or ":" in scheduler:
-            return Scheduler("distributed", address=scheduler)
+            return Choice("distributed", portable=True, address=scheduler)
     elif callable(scheduler):
-        return Scheduler("custom", get=scheduler)
+        return Choice("custom", portable=True, get=scheduler)
     raise WorkflowError(
         f"unknown scheduler {scheduler!r}; expected one of {NAMES}, a distributed.Client, "
         "a scheduler address such as 'tcp://127.0.0.1:8786', or a Dask get-function"
     )
-
-
-def open_scheduler(sched: Scheduler) -> Scheduler:
-    """Connect to the cluster of an address (only when there is work to run)."""
-    if sched.address is not None and sched.client is None:
-        sched.client = _connect(sched.address)
-    return sched

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -96,12 +97,55 @@ class Chain3(TaskPickle):
 
 
 @two_cores
-def test_default_runs_independent_branches_in_different_worker_processes():
+def test_default_runs_independent_branches_at_once_in_two_processes():
+    # the branches wait for each other: they finish only if they run at the same time
     daskflow.Workflow(Join, {"together": 2}).run(execution_summary=False)
     out = Join(together=2).outputLoad()
     pids = _pids(out["branches"])
     assert len(set(pids)) == 2, f"both branches ran in one process: {pids}"
-    assert os.getpid() not in [*pids, out["pid"]]
+    assert os.getpid() in pids  # the calling process works beside one worker
+
+
+class Quick(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        self.save(where())
+
+
+class QuickFan(TaskPickle):
+    def requires(self):
+        return [Quick(i=i) for i in range(40)]
+
+    def run(self):
+        self.save([*self.inputLoad(), where()])
+
+
+class Slow(TaskPickle):
+    i = daskflow.IntParameter()
+
+    def run(self):
+        time.sleep(0.05)  # long enough to be worth a worker process
+        self.save(where())
+
+
+class SlowFan(TaskPickle):
+    def requires(self):
+        return [Slow(i=i) for i in range(8)]
+
+    def run(self):
+        self.save([*self.inputLoad(), where()])
+
+
+@two_cores
+def test_default_runs_quick_tasks_here_and_sends_slow_ones_to_workers():
+    daskflow.Workflow(QuickFan).run(execution_summary=False)
+    pids = _pids(QuickFan().outputLoad())
+    assert pids.count(os.getpid()) >= 40  # one may have gone out to learn they are quick
+    daskflow.Workflow(SlowFan).run(execution_summary=False)
+    pids = _pids(SlowFan().outputLoad())
+    assert len([p for p in pids[:-1] if p != os.getpid()]) >= 3, pids  # workers took them
+    assert os.getpid() in pids[:-1]  # ... and the calling process did its share
 
 
 def test_default_runs_a_chain_in_the_calling_process():
@@ -346,7 +390,6 @@ def test_workflow_multi_runs_shared_upstream_once_and_flows_side_by_side():
     outs = multi.outputLoad()
     pids = [outs["x_1"]["pid"], outs["x_2"]["pid"]]
     assert len(set(pids)) == 2, f"the flows ran in one process: {pids}"
-    assert os.getpid() not in pids
     assert outs["x_1"]["shared"] == outs["x_2"]["shared"]
 
 
