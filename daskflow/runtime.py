@@ -39,7 +39,8 @@ from typing import Any
 from . import settings
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
-from .targets import MemoryTarget, base_dir, data, redact, resolve, run_inputs, staging
+from .context import base_dir, run_inputs
+from .targets import MemoryTarget, data, redact, resolve, staging
 from .tasks import Task, _map_structure, flatten
 
 __all__ = [
