@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
+from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
-from .context import base_dir, run_inputs
 from .targets import MemoryTarget, data, redact, resolve, staging
 from .tasks import Task, _map_structure, flatten
 
