@@ -3,35 +3,20 @@ the workers that compute them (``TaskPqDask``, ``TaskCSVDask``).
 
 Registered in :mod:`daskflow.formats` by dotted path, so dask.dataframe is imported only when
 such a task is used. Both are *dataset* formats: :class:`daskflow.targets.DatasetTarget`
-writes the parts into a hidden folder and commits them with a ``_SUCCESS`` marker.
+writes the parts into a hidden folder and commits them with a ``_SUCCESS`` marker. Where the
+parts are computed is not the format's choice: it computes them as the task running now was
+told to (:func:`daskflow.context.computing`; on a distributed worker, on its cluster).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
+from .context import computing
 from .errors import SaveError
 from .formats import Format
 
 __all__ = ["DaskCsv", "DaskParquet"]
-
-
-@contextlib.contextmanager
-def _cluster_compute() -> Iterator[dict[str, Any]]:
-    """Compute keyword arguments for a Dask collection inside a running task: on a
-    distributed worker, the cluster itself (the worker leaves its thread pool meanwhile, so
-    the cluster cannot deadlock); elsewhere Dask's default."""
-    try:
-        from distributed import get_worker, worker_client
-
-        get_worker()
-    except (ImportError, ValueError):
-        yield {}
-        return
-    with worker_client() as client:
-        yield {"scheduler": client}
 
 
 def _check_dask_frame(obj: Any, fmt: str) -> None:
@@ -51,7 +36,7 @@ class DaskParquet(Format):
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         _check_dask_frame(obj, self.name)
-        with _cluster_compute() as compute_kwargs:
+        with computing() as compute_kwargs:
             obj.to_parquet(
                 fs.unstrip_protocol(path),
                 storage_options=fs.storage_options,
@@ -75,7 +60,7 @@ class DaskCsv(Format):
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         _check_dask_frame(obj, self.name)
         kwargs.setdefault("index", False)
-        with _cluster_compute() as compute_kwargs:
+        with computing() as compute_kwargs:
             obj.to_csv(
                 fs.unstrip_protocol(path) + "/part-*.csv",
                 storage_options=fs.storage_options,
