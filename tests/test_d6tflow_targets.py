@@ -185,8 +185,39 @@ def test_target_ext_defaults_as_in_d6tflow():
     assert str(TaskFeatherNoExt().output().path).endswith("-data.ext")
     assert isinstance(TaskPqPandas().output(), PqPandasTarget)
     assert isinstance(daskflow.tasks.TaskCachePandas().output(), PdCacheTarget)
-    assert str(TaskPqAsCsv().output().path).endswith(".parquet")  # target_ext still its base's
+    # a subclass that names another format gets that format's extension
+    assert str(TaskPqAsCsv().output().path).endswith("-data.csv")
     assert TaskPqAsCsv().output().format.name == "csv"
+
+
+@pytest.mark.parametrize(
+    ("base", "ext"),
+    [
+        (daskflow.tasks.TaskCache, "cache"),
+        (daskflow.tasks.TaskCachePandas, "cache"),
+        (daskflow.tasks.TaskPickle, "pkl"),
+        (daskflow.tasks.TaskJson, "json"),
+        (TaskPqPandas, "parquet"),
+        (daskflow.tasks.TaskCSVPandas, "csv"),
+        (daskflow.tasks.TaskCSVGZPandas, "csv.gz"),
+        (daskflow.tasks.TaskExcelPandas, "xlsx"),
+        (daskflow.tasks.TaskPqDask, "parquet"),
+        (daskflow.tasks.TaskCSVDask, "csv"),
+    ],
+)
+def test_target_ext_reads_as_in_d6tflow_and_names_the_files(base, ext):
+    # the bases do not restate it: it is their format's, read on the class or an instance
+    assert "target_ext" not in vars(base)
+    assert base.target_ext == ext and base().target_ext == ext
+    assert base().output().url.endswith(f"-data.{ext}")
+
+    class Mine(base):
+        target_class = FeatherTarget  # a d6tflow subclass keeps its base's extension
+
+    assert Mine.target_ext == ext and Mine().output().url.endswith(f"-data.{ext}")
+    t = base()
+    t.target_ext = "pq"  # as d6tflow's own tests set it on an instance
+    assert t.output().url.endswith("-data.pq") and base().target_ext == ext
 
 
 def test_target_class_must_be_a_target():

@@ -137,6 +137,24 @@ def _map_structure(fn: Any, struct: Any) -> Any:
     return fn(struct)
 
 
+class _DefaultExt:
+    """``TaskData.target_ext`` when no class sets it: computed from the class's format (see
+    :func:`_default_ext`), so a base never restates the extension its format has. Only a
+    default: a class or an instance that sets ``target_ext`` shadows it."""
+
+    def __get__(self, obj: Any, cls: type[Any] | None = None) -> str:
+        return _default_ext(cls if cls is not None else type(obj))
+
+
+def _default_ext(cls: type[TaskData]) -> str:
+    """The extension of the format named nearest in ``cls``'s MRO; ``"ext"`` (d6tflow's
+    ``TaskData.target_ext``) for outputs made by a ``target_class`` with no format named."""
+    named = next(c for c in cls.__mro__ if "format" in vars(c))  # TaskData at the latest
+    if named is TaskData and cls._by_target_class:
+        return "ext"
+    return _format_ext(cls.format)
+
+
 @dataclass_transform(field_specifiers=(Parameter,))
 class Task:
     """A unit of work identified by its class and parameters.
@@ -508,8 +526,10 @@ class TaskData(Task):
         made with the output's path. Of ``format`` and ``target_class``, the one set by the
         class nearest in the method resolution order wins.
     target_ext : str
-        File extension (default: the format's; with ``target_class``, ``ext`` as in
-        d6tflow).
+        File extension. Unless a class sets it, it is the extension of the format named by
+        the nearest class that names one (``TaskPickle.target_ext`` is ``"pkl"``, the
+        ``pickle`` format's), or ``"ext"`` as in d6tflow for a ``target_class`` with no
+        format named. Set on an instance, it applies to that instance.
     target_dir : str, optional
         Folder under the root (default: the task family).
     save_attrib : bool
@@ -522,7 +542,7 @@ class TaskData(Task):
     format: ClassVar[str] = "pickle"
     target_class: ClassVar[type[Target]] = DataTarget
     _by_target_class: ClassVar[bool] = False
-    target_ext: ClassVar[str | None] = None
+    target_ext: ClassVar[str | None] = _DefaultExt()  # type: ignore[assignment]
     target_dir: ClassVar[str | None] = None
     save_attrib: ClassVar[bool] = True
     task_group: ClassVar[str | None] = None
@@ -576,14 +596,12 @@ class TaskData(Task):
         return f"{key}.{ext}"
 
     def _target(self, key: str) -> Target:
+        ext = self.target_ext or _default_ext(type(self))  # a class may set None
+        url = f"{self._folder()}/{self._file_name(key, ext)}"
         if self._by_target_class:
-            cls = self.target_class
-            ext = self.target_ext or "ext"  # d6tflow's TaskData.target_ext
-            target = cls(f"{self._folder()}/{self._file_name(key, ext)}")
+            target = self.target_class(url)
             target.storage_options = self._storage_options()
             return target
-        ext = self.target_ext or _format_ext(self.format)
-        url = f"{self._folder()}/{self._file_name(key, ext)}"
         return make_target(url, self.format, self._storage_options())
 
     def output(self) -> Any:
@@ -705,7 +723,6 @@ class TaskCache(TaskData):
 
     format = "cache"
     target_class = CacheTarget
-    target_ext = "cache"
 
 
 class TaskCachePandas(TaskCache):
@@ -719,7 +736,6 @@ class TaskPickle(TaskData):
 
     format = "pickle"
     target_class = PickleTarget
-    target_ext = "pkl"
 
 
 class TaskJson(TaskData):
@@ -727,7 +743,6 @@ class TaskJson(TaskData):
 
     format = "json"
     target_class = JsonTarget
-    target_ext = "json"
 
 
 class TaskPqPandas(TaskData):
@@ -735,7 +750,6 @@ class TaskPqPandas(TaskData):
 
     format = "parquet"
     target_class = PqPandasTarget
-    target_ext = "parquet"
 
 
 class TaskCSVPandas(TaskData):
@@ -743,7 +757,6 @@ class TaskCSVPandas(TaskData):
 
     format = "csv"
     target_class = CSVPandasTarget
-    target_ext = "csv"
 
 
 class TaskCSVGZPandas(TaskData):
@@ -751,7 +764,6 @@ class TaskCSVGZPandas(TaskData):
 
     format = "csv.gz"
     target_class = CSVGZPandasTarget
-    target_ext = "csv.gz"
 
 
 class TaskExcelPandas(TaskData):
@@ -759,7 +771,6 @@ class TaskExcelPandas(TaskData):
 
     format = "excel"
     target_class = ExcelPandasTarget
-    target_ext = "xlsx"
 
 
 class TaskPqDask(TaskData):
@@ -768,14 +779,12 @@ class TaskPqDask(TaskData):
     """
 
     format = "dask-parquet"
-    target_ext = "parquet"
 
 
 class TaskCSVDask(TaskData):
     """A Dask DataFrame as a folder of CSV parts written by the workers themselves."""
 
     format = "dask-csv"
-    target_ext = "csv"
 
 
 class TaskAggregator(Task):
