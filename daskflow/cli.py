@@ -25,17 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .errors import DaskflowError
+from .errors import DaskflowError, UsageError
 from .graph import TaskGraph, build, downstream_of
 from .targets import MemoryTarget, redact
 from .tasks import Task, TaskData, flatten
 from .workflow import Workflow
 
 __all__ = ["main"]
-
-
-class UsageError(Exception):
-    """A mistake on the command line: reported in one line, exit status 2."""
 
 
 def load_task_class(spec: str) -> type[Task]:
@@ -188,7 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         abort=False,
         execution_summary=not args.quiet,
     )
-    assert result is not None
+    if result is None:  # only a declined confirmation returns nothing
+        return 1
     if result.errors:  # their tracebacks were logged above
         by_error: dict[int, list[str]] = {}  # tasks that failed for one reason share its error
         for key, error in result.errors.items():
@@ -342,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, DaskflowError) as e:
+    except DaskflowError as e:
         sys.stderr.write(f"daskflow {args.command}: error: {e}\n")
         return 2
 

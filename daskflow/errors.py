@@ -15,6 +15,8 @@ those keeps working::
     ├── TaskError (RuntimeError)               a task failed in a way its own exception cannot
     │                                          tell (it could not be sent back, no output saved)
     ├── ClusterError (ConnectionError)         a Dask scheduler could not be reached
+    ├── SettingsError (TypeError, ValueError)  a setting given something it cannot use
+    ├── UsageError (ValueError)                a mistake on the command line (exit status 2)
     ├── OutputError                            reading or writing a task's output
     │   ├── OutputNotFoundError (FileNotFoundError)  loading an output that does not exist
     │   ├── TaskIncompleteError (RuntimeError) loading the outputs of a task that is not complete
@@ -48,10 +50,12 @@ __all__ = [
     "OutputNotFoundError",
     "ParameterError",
     "SaveError",
+    "SettingsError",
     "StorageError",
     "TaskDefinitionError",
     "TaskError",
     "TaskIncompleteError",
+    "UsageError",
     "WorkflowError",
 ]
 
@@ -96,6 +100,14 @@ class TaskError(DaskflowError, RuntimeError):
 
 class ClusterError(DaskflowError, ConnectionError):
     """The Dask scheduler at an address could not be reached in time."""
+
+
+class SettingsError(DaskflowError, TypeError, ValueError):
+    """A setting was given something it cannot use."""
+
+
+class UsageError(DaskflowError, ValueError):
+    """A mistake on the command line: reported in one line, exit status 2."""
 
 
 class OutputError(DaskflowError):

@@ -96,9 +96,8 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
 
 def _check_same(seen: dict[str, Task], task: Task) -> None:
     prior = seen.setdefault(task.task_id, task)
-    if prior is task or not isinstance(task, TaskData):
+    if prior is task or not isinstance(task, TaskData) or not isinstance(prior, TaskData):
         return
-    assert isinstance(prior, TaskData)
     if prior._folder() != task._folder():
         raise TaskDefinitionError(
             f"{task!r} appears in one graph with two output locations, "

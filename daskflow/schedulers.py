@@ -256,7 +256,8 @@ def get_local(
     probing: Counter[str] = Counter()
     running: dict[concurrent.futures.Future[Any], str] = {}
     pool: concurrent.futures.ProcessPoolExecutor | None = None
-    dumps: Callable[[Any], bytes] | None = None
+    context = _context()
+    dumps = _dumps_for(context)
 
     def make_ready(key: str) -> None:
         nonlocal n_ready
@@ -302,10 +303,7 @@ def get_local(
                         break
                     key = take(group)
                     if pool is None:
-                        context = _context()
-                        dumps = _dumps_for(context)
                         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-                    assert dumps is not None
                     probing[group] += 1
                     node = dsk[key]
                     running[pool.submit(_call, dumps((node[0], *_args(node, dsk, results))))] = key
@@ -449,8 +447,7 @@ class Choice:
         if self.name == "distributed":
             client = self.client
             return lambda dsk, keys, done: get_distributed(dsk, keys, done, client)
-        custom = self.get
-        assert custom is not None
+        custom: Callable[..., Any] = self.get or get_sync
 
         def get_custom(dsk: Any, keys: list[str], done: Done) -> list[Any]:
             with _callback(done):  # reports progress if it is one of dask's get-functions

@@ -52,6 +52,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+
 __all__ = [
     "applied",
     "cached",
@@ -122,18 +124,24 @@ def applied(values: dict[str, Any]) -> Iterator[None]:
 
     daskflow reads them through :func:`current`, for this thread or task only, so tasks of
     different runs on one worker never see each other's settings. The module attributes are
-    set too, for task code that reads ``settings.dirpath`` itself (those are per process:
-    with runs of different settings on one worker, such code sees the latest).
+    set too, for task code that reads ``settings.dirpath`` itself, and put back afterwards
+    unless something else changed them meanwhile (they are per process: while tasks of runs
+    with different settings overlap on one worker, such code sees the latest).
     """
     unknown = set(values) - set(SHARED)
     if unknown:
-        raise KeyError(f"not shared settings: {sorted(unknown)}")
-    globals().update(values)
+        raise SettingsError(f"not shared settings: {sorted(unknown)}; shared: {list(SHARED)}")
+    module = globals()
+    previous = {name: module[name] for name in values}
+    module.update(values)
     token = _override.set(dict(values))
     try:
         yield
     finally:
         _override.reset(token)
+        for name, value in previous.items():
+            if module[name] is values[name]:
+                module[name] = value
 
 
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
@@ -148,9 +156,12 @@ def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
     global dirpath
     if dir is None:
         return dirpath
-    text = os.fspath(dir)
+    try:
+        text: Any = os.fspath(dir)
+    except TypeError:
+        text = None
     if not isinstance(text, str):
-        raise TypeError(f"set_dir expects a path or URL string, got {dir!r}")
+        raise SettingsError(f"set_dir expects a path or URL string, got {dir!r}")
     globals()["dir"] = text
     dirpath = text if "://" in text else Path(text)
     return dirpath

@@ -1,0 +1,75 @@
+"""Settings: applied to a task from another process and put back after it; one error tree."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import daskflow
+from daskflow import errors, settings
+
+
+def test_applied_settings_are_put_back_after_the_node():
+    settings.check_dependencies = True
+    with settings.applied({"check_dependencies": False, "dir": "elsewhere"}):
+        assert settings.check_dependencies is False
+        assert settings.current("dir") == "elsewhere"
+    assert settings.check_dependencies is True
+    assert settings.current("dir") == settings.dir
+
+
+def test_a_setting_changed_inside_is_not_overwritten_on_the_way_out():
+    with settings.applied({"cached": True}):
+        settings.cached = False  # task code changed it itself: its change stays
+    assert settings.cached is False
+
+
+def test_applied_values_are_per_thread_for_daskflow():
+    # two nodes of runs with different settings overlap on one worker's threads
+    seen = {}
+    both_inside = threading.Barrier(2, timeout=10)
+
+    def node(name, value):
+        with settings.applied({"save_with_param": value}):
+            both_inside.wait()
+            seen[name] = settings.current("save_with_param")
+            both_inside.wait()
+
+    threads = [threading.Thread(target=node, args=(n, v)) for n, v in (("a", False), ("b", True))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a": False, "b": True}
+
+
+def test_unknown_shared_settings_and_bad_set_dir_are_settings_errors():
+    with (
+        pytest.raises(errors.SettingsError, match="not shared settings"),
+        settings.applied({"nope": 1}),
+    ):
+        pass
+    with pytest.raises(errors.SettingsError, match="set_dir expects a path"):
+        daskflow.set_dir(42)
+    with pytest.raises(TypeError):  # what a Python user would catch
+        daskflow.set_dir(42)
+
+
+def test_every_error_daskflow_raises_on_purpose_has_one_root():
+    import inspect
+
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)]
+    raised = [
+        c
+        for c in classes
+        if issubclass(c, Exception)
+        and not issubclass(c, Warning)
+        and c.__module__ == errors.__name__
+    ]
+    assert set(raised) - {errors.DaskflowError} <= {
+        c for c in raised if issubclass(c, errors.DaskflowError)
+    }
+    from daskflow import cli
+
+    assert cli.UsageError is errors.UsageError
