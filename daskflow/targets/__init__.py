@@ -49,8 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..context import base_dir as base_dir  # "as": runtime.py still imports these two
-from ..context import run_inputs as run_inputs  # from here; they live in daskflow.context
+from ..context import base_dir, run_inputs
 from ..errors import FormatError, OutputNotFoundError, StorageError
 from ..formats import Format, get_format
 
