@@ -252,7 +252,8 @@ def get_local(
     ready: dict[str, deque[str]] = {}  # group -> its ready keys (few groups, many keys)
     n_ready = 0
     results: dict[str, Any] = {}
-    slow: dict[str, bool] = {}  # group -> took long (absent: not seen yet)
+    took: dict[str, float] = {}  # group -> seconds a task of it takes, estimated
+    slow: dict[str, bool] = {}  # group -> takes long (absent: not seen yet)
     probing: Counter[str] = Counter()
     running: dict[concurrent.futures.Future[Any], str] = {}
     pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -278,8 +279,9 @@ def get_local(
         group = groups.get(key, key)
         if seconds is None and isinstance(result, NodeResult):
             seconds = result.seconds
-        if seconds is not None:
-            slow[group] = slow.get(group, False) or seconds >= QUICK
+        if seconds is not None:  # a moving estimate: one hiccup does not make a group slow
+            took[group] = seconds if group not in took else 0.75 * took[group] + 0.25 * seconds
+            slow[group] = took[group] >= QUICK
         _report(done, result)
         for k in dependents[key]:
             missing[k] -= 1

@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,24 +125,36 @@ def applied(values: dict[str, Any]) -> Iterator[None]:
 
     daskflow reads them through :func:`current`, for this thread or task only, so tasks of
     different runs on one worker never see each other's settings. The module attributes are
-    set too, for task code that reads ``settings.dirpath`` itself, and put back afterwards
-    unless something else changed them meanwhile (they are per process: while tasks of runs
-    with different settings overlap on one worker, such code sees the latest).
+    set too, for task code that reads ``settings.dirpath`` itself, and put back as they were
+    when the last of the nodes that overlap in this process is done (they are per process:
+    while tasks of runs with different settings overlap on one worker, such code sees the
+    latest).
     """
+    global _applied_depth
     unknown = set(values) - set(SHARED)
     if unknown:
         raise SettingsError(f"not shared settings: {sorted(unknown)}; shared: {list(SHARED)}")
     module = globals()
-    previous = {name: module[name] for name in values}
-    module.update(values)
+    with _applied_lock:
+        if _applied_depth == 0:
+            _applied_before.clear()
+            _applied_before.update({name: module[name] for name in SHARED})
+        _applied_depth += 1
+        module.update(values)
     token = _override.set(dict(values))
     try:
         yield
     finally:
         _override.reset(token)
-        for name, value in previous.items():
-            if module[name] is values[name]:
-                module[name] = value
+        with _applied_lock:
+            _applied_depth -= 1
+            if _applied_depth == 0:
+                module.update(_applied_before)
+
+
+_applied_lock = threading.Lock()
+_applied_depth = 0  # nodes inside applied() in this process now
+_applied_before: dict[str, Any] = {}  # the module's values before the first of them
 
 
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:

@@ -19,10 +19,32 @@ def test_applied_settings_are_put_back_after_the_node():
     assert settings.current("dir") == settings.dir
 
 
-def test_a_setting_changed_inside_is_not_overwritten_on_the_way_out():
-    with settings.applied({"cached": True}):
-        settings.cached = False  # task code changed it itself: its change stays
-    assert settings.cached is False
+def test_settings_are_put_back_after_overlapping_nodes():
+    # nodes of two runs overlap on a worker's threads and end in either order
+    before = settings.save_with_param
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with settings.applied({"save_with_param": not before}):
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with settings.applied({"save_with_param": before, "cached": True}):
+            second_in.set()
+            first_out.wait(10)
+            seen["after the first left"] = settings.cached
+
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after the first left": True}  # the other node still had its values
+    assert settings.save_with_param is before and settings.cached is False
 
 
 def test_applied_values_are_per_thread_for_daskflow():

@@ -605,9 +605,36 @@ class TaskData(Task):
         return make_target(url, self.format, self._storage_options())
 
     def output(self) -> Any:
-        """The target of the single output, or ``{name: target}`` for several."""
+        """The target of the single output, or ``{name: target}`` for several.
+
+        Resolved once per instance and kept while what decides it (the root, the settings
+        and attributes that shape names) stays the same: a run asks for a task's outputs
+        many times (status, run, loads downstream), and on 100,000 tasks that adds up.
+        """
+        where = self._where()
+        kept = self.__dict__.get("_outputs")
+        if kept is not None and kept[0] == where:
+            return kept[1]
         targets = {k: self._target(k) for k in self.persist}
-        return targets["data"] if list(self.persist) == ["data"] else targets
+        out = targets["data"] if list(self.persist) == ["data"] else targets
+        self.__dict__["_outputs"] = (where, out)
+        return out
+
+    def _where(self) -> tuple[Any, ...]:
+        """Everything that decides this task's output locations, besides its class."""
+        own = self.__dict__
+        return (
+            settings.current("dirpath"),
+            settings.current("save_with_param"),
+            _frozen(settings.current("storage_options")),
+            own.get("path"),
+            own.get("target_dir"),
+            own.get("target_ext"),
+            own.get("save_attrib"),
+            own.get("task_group"),
+            _frozen(own.get("storage_options")),
+            tuple(own.get("persist") or ()),
+        )
 
     def _meta_target(self) -> Target:
         url = f"{self._folder()}/{self._file_name('meta', 'pickle')}"
@@ -704,6 +731,11 @@ class TaskData(Task):
         return True
 
     invalidate = reset
+
+
+def _frozen(options: Mapping[str, Any] | None) -> Any:
+    """Storage options as a value to compare (they are small dicts, mostly empty)."""
+    return repr(sorted(options.items())) if options else ()
 
 
 def _load(target: Target, cached: bool) -> Any:
