@@ -13,7 +13,7 @@ allowed, as d6tflow allowed it: the task stays incomplete and the result's ``not
 A node never raises, so one failure stops only what depends on it, and independent branches
 finish and keep their outputs, whatever the scheduler. The node also returns the values of
 the task's in-memory outputs (``TaskCache``): they travel to downstream nodes as Dask
-arguments, and the task that runs finds them through :data:`daskflow.targets.run_inputs`.
+arguments, and the task that runs finds them through :data:`daskflow.context.run_inputs`.
 
 On a distributed worker, a :class:`CommitLog` in the scheduler's metadata records what a run
 has committed, so a task that Dask reruns after losing a worker is not written twice.
@@ -40,8 +40,8 @@ from . import settings
 from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
-from .targets import MemoryTarget, data, redact, resolve, staging
-from .tasks import Task, _map_structure, flatten
+from .targets import MemoryTarget, data, protocol, redact, resolve, staging
+from .tasks import Task, TaskAggregator, _map_structure, flatten
 
 __all__ = [
     "DONE",
@@ -348,7 +348,7 @@ def _attempt(task: Task) -> list[str]:
 def _stamp(target: Any) -> Any:
     """What a local file output is before ``run()``: its path, or ``(path, stat)``;
     ``None`` for other outputs, which count only when ``save()`` staged them."""
-    if isinstance(target, MemoryTarget) or "://" in target.url:
+    if isinstance(target, MemoryTarget) or protocol(target.url) is not None:
         return None
     path = os.path.abspath(resolve(target.url))
     try:
@@ -386,6 +386,8 @@ def _portable_error(e: BaseException) -> BaseException:
 
 
 def _execute(task: Task) -> None:
+    if isinstance(task, TaskAggregator):  # what it yields ran as its upstream nodes
+        return
     logger.info("running %r", task)
     result = task.run()
     if inspect.isgenerator(result):
