@@ -94,6 +94,7 @@ TASK_ID_TRUNCATE_HASH = 10
 _INVALID_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _KEY = re.compile(r"[A-Za-z0-9_.=+-]+")
 CONTEXT_ATTRS = ("path", "flows", "storage_options")
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps uses
 
 
 def task_id_str(family: str, str_params: Mapping[str, str]) -> str:
@@ -104,9 +105,13 @@ def task_id_str(family: str, str_params: Mapping[str, str]) -> str:
     >>> task_id_str('TaskA', {'do_preprocess': 'True', 'model': 'ols x/y'})
     'TaskA_True_ols_x_y_f7cb647d0a'
     """
-    canonical = json.dumps(dict(str_params), separators=(",", ":"), sort_keys=True)
+    names = sorted(str_params)
+    # json.dumps(params, separators=(",", ":"), sort_keys=True), written out: the values
+    # are strings, and this runs once per task instance
+    pairs = ",".join(f"{_json_str(n)}:{_json_str(str_params[n])}" for n in names)
+    canonical = "{" + pairs + "}"
     digest = hashlib.md5(canonical.encode("utf-8")).hexdigest()
-    names = sorted(str_params)[:TASK_ID_INCLUDE_PARAMS]
+    names = names[:TASK_ID_INCLUDE_PARAMS]
     summary = "_".join(str_params[n][:TASK_ID_TRUNCATE_PARAMS] for n in names)
     summary = _INVALID_CHARS.sub("_", summary)
     return f"{family}_{summary}_{digest[:TASK_ID_TRUNCATE_HASH]}"
@@ -122,7 +127,10 @@ def flatten(struct: Any) -> list[Any]:
     """
     if struct is None:
         return []
-    if isinstance(struct, Mapping):
+    kind = type(struct)  # the common cases without an isinstance check against an ABC
+    if kind is list or kind is tuple:
+        return [x for v in struct for x in flatten(v)]
+    if kind is dict or (not isinstance(struct, (Task, Target)) and isinstance(struct, Mapping)):
         return [x for v in struct.values() for x in flatten(v)]
     if isinstance(struct, (list, tuple)):
         return [x for v in struct for x in flatten(v)]
@@ -130,7 +138,10 @@ def flatten(struct: Any) -> list[Any]:
 
 
 def _map_structure(fn: Any, struct: Any) -> Any:
-    if isinstance(struct, Mapping):
+    kind = type(struct)
+    if kind is list or kind is tuple:
+        return [_map_structure(fn, v) for v in struct]
+    if kind is dict or (not isinstance(struct, (Task, Target)) and isinstance(struct, Mapping)):
         return {k: _map_structure(fn, v) for k, v in struct.items()}
     if isinstance(struct, (list, tuple)):
         return [_map_structure(fn, v) for v in struct]
@@ -148,11 +159,14 @@ class _DefaultExt:
 
 def _default_ext(cls: type[TaskData]) -> str:
     """The extension of the format named nearest in ``cls``'s MRO; ``"ext"`` (d6tflow's
-    ``TaskData.target_ext``) for outputs made by a ``target_class`` with no format named."""
-    named = next(c for c in cls.__mro__ if "format" in vars(c))  # TaskData at the latest
-    if named is TaskData and cls._by_target_class:
-        return "ext"
-    return _format_ext(cls.format)
+    ``TaskData.target_ext``) for outputs made by a ``target_class`` with no format named.
+    Found once per class (a class's format is part of its definition)."""
+    ext: str | None = vars(cls).get("_default_ext")  # its own, not a base's
+    if ext is None:
+        named = next(c for c in cls.__mro__ if "format" in vars(c))  # TaskData at the latest
+        ext = "ext" if named is TaskData and cls._by_target_class else _format_ext(cls.format)
+        type.__setattr__(cls, "_default_ext", ext)
+    return ext
 
 
 @dataclass_transform(field_specifiers=(Parameter,))
