@@ -161,12 +161,15 @@ def _default_ext(cls: type[TaskData]) -> str:
     """The extension of the format named nearest in ``cls``'s MRO; ``"ext"`` (d6tflow's
     ``TaskData.target_ext``) for outputs made by a ``target_class`` with no format named.
     Found once per class (a class's format is part of its definition)."""
-    ext: str | None = vars(cls).get("_default_ext")  # its own, not a base's
+    ext = _default_exts.get(cls)
     if ext is None:
         named = next(c for c in cls.__mro__ if "format" in vars(c))  # TaskData at the latest
         ext = "ext" if named is TaskData and cls._by_target_class else _format_ext(cls.format)
-        type.__setattr__(cls, "_default_ext", ext)
+        _default_exts[cls] = ext
     return ext
+
+
+_default_exts: dict[type, str] = {}
 
 
 @dataclass_transform(field_specifiers=(Parameter,))
