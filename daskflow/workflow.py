@@ -21,7 +21,7 @@ from .errors import CompatibilityWarning, NoDefaultTaskError, TaskIncompleteErro
 from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .graph import TaskGraph, build, downstream_of, preview_text, upstream_of
-from .tasks import Task, TaskData, _confirm
+from .tasks import Task, TaskData, _confirm, root_of
 from .visualize import Picture
 
 __all__ = [
@@ -229,9 +229,7 @@ class Workflow:
         """
         if self.env is None:
             return self.path
-        own = self.default_task.path if self.default_task is not None else None
-        base = self.path or own or settings.current("dirpath")
-        return f"{str(base).rstrip('/')}/env={self.env}"
+        return f"{root_of(self.path, self.default_task)}/env={self.env}"
 
     def get_task(self, task: Any = None) -> Task:
         """The instance of ``task`` (default: the default task) with this flow's parameters."""

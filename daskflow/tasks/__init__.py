@@ -85,6 +85,7 @@ __all__ = [
     "flatten",
     "inherits",
     "requires",
+    "root_of",
     "task_id_str",
 ]
 
@@ -594,8 +595,7 @@ class TaskData(Task):
     # -- where outputs live -----------------------------------------------------------------
 
     def _root(self) -> str:
-        root = self.__dict__.get("path") or type(self).path or settings.current("dirpath")
-        return str(root).rstrip("/") or "/"
+        return root_of(self.__dict__.get("path"), type(self))
 
     def _folder(self) -> str:
         parts = [self._root()]
@@ -748,6 +748,17 @@ class TaskData(Task):
         return True
 
     invalidate = reset
+
+
+def root_of(path: Any, cls: type[Task] | None = None) -> str:
+    """The root of outputs: ``path`` if given, else the class's own ``path``, else
+    ``settings.dirpath``; without a trailing slash.
+
+    >>> root_of("data/x/")
+    'data/x'
+    """
+    root = path or (cls.path if cls is not None else None) or settings.current("dirpath")
+    return str(root).rstrip("/") or "/"
 
 
 def _frozen(options: Mapping[str, Any] | None) -> Any:
