@@ -30,7 +30,7 @@ from . import settings
 from .compile import annotated, compile_graph, dask_key
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
-from .progress import Progress
+from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
 from .schedulers import resolve, width
 from .targets import _data_lock, data
@@ -49,7 +49,7 @@ def execute(
     keys: list[str],
     scheduler: Any = None,
     workers: int | None = None,
-    progress: Progress | None = None,
+    progress: Reporter | None = None,
 ) -> dict[str, NodeResult]:
     """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each.
 
@@ -61,7 +61,7 @@ def execute(
     chosen = resolve(scheduler, workers, width(graph, keys), in_process=in_process)
     if not keys:
         return {}
-    progress = progress or Progress({}, enabled=False)
+    progress = progress or Reporter({}, enabled=False)
     cluster = chosen.name == "distributed"
     token = uuid.uuid4().hex if cluster else None  # runs sharing a cluster share no key
     error: BaseException | None = None
@@ -288,6 +288,7 @@ def run(
     execution_summary: bool | None = None,
     scheduler: Any = None,
     graph: TaskGraph | None = None,
+    reporter: Reporter | None = None,
 ) -> RunResult | None:
     """Run ``tasks`` (instances) and whatever upstream of them is missing.
 
@@ -315,6 +316,9 @@ def run(
         address, or a Dask get-function; see :mod:`daskflow.schedulers`.
     graph : TaskGraph, optional
         The already-built graph of ``tasks`` (saves building it again).
+    reporter : Reporter, optional
+        Where progress and the summary go (default: stderr and stdout, as
+        ``execution_summary`` and ``settings.log_level`` say).
 
     Returns
     -------
@@ -330,30 +334,53 @@ def run(
     complete = graph.status()
     redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
     keys = to_run(graph, complete, redo)
-    if confirm and redo:
-        again = [repr(graph.tasks[k]) for k in keys if complete[k]]
-        if again and not _confirm(
-            "Confirm invalidating forced tasks:\n  " + "\n  ".join(again) + "\n"
-        ):
-            print("Run cancelled")
-            return None
-    summary = settings.execution_summary if execution_summary is None else execution_summary
-    quiet = logging.getLevelName(settings.log_level.upper()) in (logging.ERROR, logging.CRITICAL)
-    progress = Progress(
-        {k: graph.tasks[k].task_family for k in keys}, enabled=bool(summary) and not quiet
-    )
-    results = execute(graph, keys, scheduler, workers, progress)
+    families = {k: graph.tasks[k].task_family for k in keys}
+    reporter = reporter or _reporter(families, execution_summary)
+    if confirm and redo and not _confirmed([graph.tasks[k] for k in keys if complete[k]]):
+        reporter.say("Run cancelled")
+        return None
+    results = execute(graph, keys, scheduler, workers, reporter)
     for r in results.values():  # raised where the task ran; told where the run was asked
         for note in r.notes:
             warnings.warn(note, CompatibilityWarning, stacklevel=2)
     result = _result(graph, keys, results)
-    if summary:
-        print(result.summary_text)
-    errors = iter(result.errors.items())
-    cause = next(errors, None) if abort else None
-    # one entry per error: tasks that could not be unpickled on the workers for the same
-    # reason share one (see _unloadable), which names them all and the fixes
-    reported = {id(cause[1])} if cause is not None else set()
+    reporter.summary(result.summary_text)
+    cause = next(iter(result.errors.items()), None) if abort else None
+    _log_errors(graph, result, results, cause)
+    if cause is not None:
+        key, error = cause
+        if error.__traceback__ is None and result.error_texts.get(key):
+            # raised in another process: show where, as the worker saw it
+            error.add_note(f"{graph.tasks[key]!r} failed on a worker:\n{result.error_texts[key]}")
+        raise RuntimeError(FAILED_MESSAGE) from error
+    return result
+
+
+def _reporter(families: dict[str, str], execution_summary: bool | None) -> Reporter:
+    """The default: progress unless the summary is off or the log level is ERROR or more."""
+    summary = settings.execution_summary if execution_summary is None else execution_summary
+    level = logging.getLevelName(settings.log_level.upper())
+    quiet = level in (logging.ERROR, logging.CRITICAL)
+    return Reporter(families, enabled=bool(summary) and not quiet, summary=bool(summary))
+
+
+def _confirmed(again: list[Task]) -> bool:
+    """Whether the user agrees to redo the complete tasks ``again`` (yes when there are none)."""
+    return not again or _confirm(
+        "Confirm invalidating forced tasks:\n  " + "\n  ".join(map(repr, again)) + "\n"
+    )
+
+
+def _log_errors(
+    graph: TaskGraph,
+    result: RunResult,
+    results: Mapping[str, NodeResult],
+    raised: tuple[str, BaseException] | None,
+) -> None:
+    """Log each error of the run once, except the one about to be raised: tasks that could
+    not be unpickled on the workers for the same reason share one (see _unloadable), which
+    names them all and the fixes."""
+    reported = {id(raised[1])} if raised is not None else set()
     for key, text in result.error_texts.items():
         error = result.errors[key]
         if id(error) in reported:
@@ -363,13 +390,6 @@ def run(
             logger.error("%s\nOn the worker:\n%s", error, text)
         else:
             logger.error("%r failed:\n%s", graph.tasks[key], text)
-    if cause is not None:
-        key, error = cause
-        if error.__traceback__ is None and result.error_texts.get(key):
-            # raised in another process: show where, as the worker saw it
-            error.add_note(f"{graph.tasks[key]!r} failed on a worker:\n{result.error_texts[key]}")
-        raise RuntimeError(FAILED_MESSAGE) from error
-    return result
 
 
 def _result(graph: TaskGraph, keys: list[str], results: Mapping[str, NodeResult]) -> RunResult:

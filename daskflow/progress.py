@@ -1,4 +1,10 @@
-"""Progress while a run is under way: tasks finished of the total, per family.
+"""What a run tells its user: progress while it is under way, and its summary.
+
+The library prints nothing itself: a run reports through one :class:`Reporter`, which the
+caller may choose (``run(..., reporter=...)``); the default writes progress to stderr and the
+execution summary to stdout, as d6tflow printed it.
+
+Progress is tasks finished of the total, per family.
 
 On a terminal one line is rewritten in place; otherwise (logs, CI, notebooks capturing
 output) a line is written at most every ``interval`` seconds, and always at the end::
@@ -16,22 +22,27 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
 
-__all__ = ["Progress"]
+__all__ = ["Reporter"]
 
 
-class Progress:
-    """Counts finished tasks and writes the progress line.
+class Reporter:
+    """Counts finished tasks, writes the progress line, and says what the run did.
 
     Parameters
     ----------
     families : mapping
         ``{task_id: task_family}`` of the tasks of the run.
     enabled : bool
-        Write anything at all.
+        Write progress at all.
     stream : file, optional
-        Where to write (default ``sys.stderr``, looked up when writing).
+        Where progress goes (default ``sys.stderr``, looked up when writing).
     interval : float
         Minimum seconds between lines when the stream is not a terminal.
+    summary : bool
+        Write the execution summary (to ``out``).
+    out : file, optional
+        Where the summary and other messages go (default ``sys.stdout``, looked up when
+        writing).
     """
 
     def __init__(
@@ -40,7 +51,11 @@ class Progress:
         enabled: bool = True,
         stream: IO[str] | None = None,
         interval: float = 1.0,
+        summary: bool = True,
+        out: IO[str] | None = None,
     ) -> None:
+        self.show_summary = summary
+        self._out = out
         self.families = dict(families)
         self.totals = Counter(self.families.values())
         self.done: Counter[str] = Counter()
@@ -101,3 +116,14 @@ class Progress:
         if self.enabled and self._tty():
             self.stream.write("\n")
             self.stream.flush()
+
+    def summary(self, text: str) -> None:
+        """The execution summary, when asked for."""
+        if self.show_summary:
+            self.say(text)
+
+    def say(self, text: str) -> None:
+        """A message for the user (a cancelled run, ...)."""
+        out = self._out or sys.stdout
+        out.write(text + "\n")
+        out.flush()

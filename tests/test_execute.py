@@ -765,3 +765,16 @@ def test_a_forced_rerun_that_saves_nothing_leaves_the_task_incomplete(scheduler)
         daskflow.run(SavesOnce(), forced_all=True, scheduler=scheduler, execution_summary=False)
     assert not SavesOnce().complete()
     assert not SavesOnce().output().exists()
+
+
+def test_a_run_says_everything_through_the_reporter_it_is_given(capsys):
+    import io
+
+    from daskflow.progress import Reporter
+
+    out, err = io.StringIO(), io.StringIO()
+    reporter = Reporter({TaskIdx(i=7).task_id: "TaskIdx"}, stream=err, out=out)
+    daskflow.run(TaskIdx(i=7), reporter=reporter)
+    assert capsys.readouterr() == ("", "")  # the library printed nothing itself
+    assert "Execution Summary" in out.getvalue()
+    assert "1/1 tasks done" in err.getvalue()
