@@ -53,6 +53,7 @@ def compile_graph(
     env: Environment | None = None,
     ship: bool = False,
     token: str | None = None,
+    fresh: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -61,7 +62,8 @@ def compile_graph(
     in other processes) the node applies the caller's settings and working directory, and
     returns values and errors in a form that survives pickling; with ``ship`` each task
     travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task ids. The
-    graph lists dependencies before dependents.
+    graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs did
+    not exist when the run began (their nodes need no commit record on a cluster).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -74,13 +76,14 @@ def compile_graph(
     """
     keys = list(keys)
     selected = set(keys)
+    fresh = set(fresh)
     dsk: dict[str, Any] = {}
     for k in keys:
         ups = graph.deps[k]
         given = _given(graph, [d for d in ups if d not in selected], env)
         task: Task | Shipped = Shipped(graph.tasks[k]) if ship else graph.tasks[k]
         upstream = [dask_key(d, token) for d in ups if d in selected]
-        dsk[dask_key(k, token)] = (run_node, task, upstream, given, env)
+        dsk[dask_key(k, token)] = (run_node, task, upstream, given, env, k in fresh)
     return dsk
 
 

@@ -50,10 +50,12 @@ def execute(
     scheduler: Any = None,
     workers: int | None = None,
     progress: Reporter | None = None,
+    fresh: Iterable[str] = (),
 ) -> dict[str, NodeResult]:
     """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each.
 
     The values of in-memory outputs the tasks made become loadable in this process.
+    ``fresh``: the tasks whose outputs did not exist when the run began.
     """
     in_process = any(
         t.url.startswith("memory://") for k in keys for t in graph.tasks[k].output_targets()
@@ -69,12 +71,17 @@ def execute(
         try:
             progress.start(chosen.describe())
             env = Environment.here(token) if chosen.portable else None
-            dsk = compile_graph(graph, keys, env, ship=cluster, token=token)
+            dsk = compile_graph(graph, keys, env, ship=cluster, token=token, fresh=fresh)
+            ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
+
+            def done(key: str, ok: bool) -> None:
+                progress.finished(ids.get(key, key), ok)
+
             kwargs = {"groups": {dask_key(k): graph.tasks[k].task_family for k in keys}}
             outcome = get(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 list(dsk),
-                progress.finished,
+                done,
                 **(kwargs if chosen.name == "local" else {}),
             )
         except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
@@ -331,7 +338,8 @@ def run(
             raise WorkflowError(f"forced takes tasks or task classes, got {f!r}")
     logging.getLogger("daskflow").setLevel(settings.log_level.upper())
     graph = graph or build(roots)
-    complete = graph.status()
+    exist: dict[str, bool] = {}
+    complete = graph.status(exist=exist)
     redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
     keys = to_run(graph, complete, redo)
     families = {k: graph.tasks[k].task_family for k in keys}
@@ -339,7 +347,8 @@ def run(
     if confirm and redo and not _confirmed([graph.tasks[k] for k in keys if complete[k]]):
         reporter.say("Run cancelled")
         return None
-    results = execute(graph, keys, scheduler, workers, reporter)
+    fresh = [k for k in keys if not exist[k]]
+    results = execute(graph, keys, scheduler, workers, reporter, fresh)
     for r in results.values():  # raised where the task ran; told where the run was asked
         for note in r.notes:
             warnings.warn(note, CompatibilityWarning, stacklevel=2)

@@ -106,7 +106,10 @@ def _check_same(seen: dict[str, Task], task: Task) -> None:
 
 
 def completeness(
-    order: Mapping[str, Task], deps: Mapping[str, tuple[str, ...]], check_dependencies: bool
+    order: Mapping[str, Task],
+    deps: Mapping[str, tuple[str, ...]],
+    check_dependencies: bool,
+    exist: dict[str, bool] | None = None,
 ) -> dict[str, bool]:
     """``{task_id: complete}`` for tasks in topological order, with one bulk existence
     check of all their outputs.
@@ -114,7 +117,7 @@ def completeness(
     A task is complete when all its outputs exist and, with ``check_dependencies`` (unless it
     is ``external``), all its upstream tasks are complete. A task without outputs is never
     complete (as in luigi), except a ``TaskAggregator``, which is complete when the tasks it
-    yields are.
+    yields are. ``exist``, if given, is filled with whether each task's own outputs exist.
     """
     targets: list[Target] = []
     spans: dict[str, tuple[int, int]] = {}
@@ -138,8 +141,12 @@ def completeness(
         upstream_ok = all(complete[d] for d in deps[key])
         if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
             complete[key] = upstream_ok
+            if exist is not None:
+                exist[key] = False  # none of its own
             continue
         own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
+        if exist is not None:
+            exist[key] = own
         complete[key] = own and (upstream_ok or task.external or not check_dependencies)
     return complete
 
@@ -159,14 +166,17 @@ class TaskGraph:
     def __contains__(self, key: object) -> bool:
         return key in self.tasks
 
-    def status(self, check_dependencies: bool | None = None) -> dict[str, bool]:
-        """``{task_id: complete}`` for every task, from one bulk existence check."""
+    def status(
+        self, check_dependencies: bool | None = None, exist: dict[str, bool] | None = None
+    ) -> dict[str, bool]:
+        """``{task_id: complete}`` for every task, from one bulk existence check (``exist``,
+        if given, gets whether each task's own outputs exist)."""
         check = (
             settings.current("check_dependencies")
             if check_dependencies is None
             else check_dependencies
         )
-        return completeness(self.tasks, self.deps, check)
+        return completeness(self.tasks, self.deps, check, exist)
 
     @property
     def edges(self) -> int:

@@ -40,7 +40,7 @@ from . import settings
 from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
-from .targets import MemoryTarget, data, protocol, redact, resolve, staging
+from .targets import MemoryTarget, data, exists_many, protocol, redact, resolve, staging
 from .tasks import Task, TaskAggregator, _map_structure, flatten
 
 __all__ = [
@@ -139,23 +139,36 @@ def _cluster_client(env: Environment | None, task: Task) -> Any:
 
 
 class CommitLog:
-    """Which tasks a distributed run has committed, kept in the scheduler's metadata.
+    """Which tasks a distributed run has committed.
 
     Dask runs a task again when the worker holding its result dies; with this record its file
     outputs are not written twice. In-memory outputs died with the worker and are made
     again, so tasks that have them are not tracked (nor anything outside a cluster).
+
+    A task whose outputs did not exist when the run began (``fresh``, most tasks of most
+    runs) needs no record: if they exist when its node starts, they were committed during
+    this run, so its outputs themselves say so. Only a task that runs over outputs it had
+    (forced, or incomplete because of something upstream) is recorded in the scheduler's
+    metadata, which costs a round trip to the scheduler each way.
     """
 
-    def __init__(self, env: Environment | None, task: Task) -> None:
+    def __init__(self, env: Environment | None, task: Task, fresh: bool = False) -> None:
         self.client = _cluster_client(env, task)
+        self.fresh = fresh
+        self.task = task
         self.key = [COMMITTED, env.run_id if env else None, task.task_id]
 
     def committed(self) -> bool:
         """Whether a node of this run already committed the task."""
-        return self.client is not None and bool(self.client.get_metadata(self.key, False))
+        if self.client is None:
+            return False
+        targets = self.task.own_targets()
+        if not targets or not all(exists_many(targets)):
+            return False
+        return self.fresh or bool(self.client.get_metadata(self.key, False))
 
     def record(self) -> None:
-        if self.client is not None:
+        if self.client is not None and not self.fresh:
             self.client.set_metadata(self.key, True)
 
 
@@ -198,8 +211,10 @@ def run_node(
     upstream: list[NodeResult],
     given: dict[str, Any] | bytes | Unsendable | None = None,
     env: Environment | None = None,
+    fresh: bool = False,
 ) -> NodeResult:
-    """Run one task in the current worker and report how it went; never raises."""
+    """Run one task in the current worker and report how it went; never raises. ``fresh``:
+    the task's outputs did not exist when the run began (see :class:`CommitLog`)."""
     key = task.task_id
     if isinstance(given, Unsendable):
         return NodeResult(key, FAILED, error=TaskError(given.message), error_text=given.message)
@@ -233,13 +248,15 @@ def run_node(
         values.update(u.memory())
     away = _away(env)
     with settings.applied(away.settings if away is not None else {}):
-        return _run_task(task, values, env)
+        return _run_task(task, values, env, fresh)
 
 
-def _run_task(task: Task, values: dict[str, Any], env: Environment | None) -> NodeResult:
+def _run_task(
+    task: Task, values: dict[str, Any], env: Environment | None, fresh: bool = False
+) -> NodeResult:
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
-    log = CommitLog(env, task)
+    log = CommitLog(env, task, fresh)
     away = _away(env)
     if log.committed():
         logger.info("%r was committed earlier in this run; not run again", task)

@@ -76,9 +76,9 @@ def _nothing(key: str, ok: bool) -> None:
     pass
 
 
-def _report(done: Done, result: Any) -> None:
+def _report(done: Done, key: str, result: Any) -> None:
     if isinstance(result, NodeResult):
-        done(result.key, result.state == DONE)
+        done(key, result.state == DONE)
 
 
 # -- evaluating a node -----------------------------------------------------------------------
@@ -117,7 +117,7 @@ def get_sync(dsk: Mapping[str, Any], keys: list[str], done: Done = _nothing) -> 
     results: dict[str, Any] = {}
     for key, node in dsk.items():
         results[key] = node[0](*_args(node, dsk, results))
-        _report(done, results[key])
+        _report(done, key, results[key])
     return [results[k] for k in keys]
 
 
@@ -126,7 +126,7 @@ def _callback(done: Done) -> Iterator[None]:
     from dask.callbacks import Callback
 
     def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        _report(done, result)
+        _report(done, key, result)
 
     with Callback(posttask=posttask):
         yield
@@ -282,7 +282,7 @@ def get_local(
         if seconds is not None:  # a moving estimate: one hiccup does not make a group slow
             took[group] = seconds if group not in took else 0.75 * took[group] + 0.25 * seconds
             slow[group] = took[group] >= QUICK
-        _report(done, result)
+        _report(done, key, result)
         for k in dependents[key]:
             missing[k] -= 1
             if not missing[k]:
@@ -340,13 +340,16 @@ def get_distributed(
 
     futures = client.get(dsk, keys, sync=False)
     results: dict[str, Any] = {}
+    finished = []
     try:
         for future in as_completed(futures, loop=client.loop):
-            if future.status == "finished":
-                results[future.key] = future.result()
-                _report(done, results[future.key])
+            if future.status == "finished":  # its result is fetched with the others below
+                finished.append(future)
+                done(future.key, True)
             else:
                 results[future.key] = future.exception()
+        # one batched transfer of the (small) results, not a round trip per task
+        results.update(zip([f.key for f in finished], client.gather(finished), strict=True))
     finally:
         for future in futures:
             future.release()

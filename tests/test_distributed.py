@@ -445,6 +445,20 @@ def test_output_committed_earlier_in_the_run_is_not_recomputed_after_a_worker_di
     assert records().count("CommittedFirst()") == 1, records()
 
 
+def test_a_forced_task_committed_earlier_in_the_run_is_not_recomputed_after_a_worker_dies(
+    one_worker_cluster,
+):
+    # as above, but CommittedFirst's output was there before the run (forced): its existence
+    # says nothing, so the run's commit record in the scheduler does
+    daskflow.Workflow(CommittedFirst).run(scheduler="sync", execution_summary=False)
+    result = daskflow.Workflow(DiesAfterIt).run(
+        scheduler=one_worker_cluster, forced_all_upstream=True, execution_summary=False
+    )
+    assert result.status == "SUCCESS"
+    assert records().count("DiesAfterIt attempt") == 2
+    assert records().count("CommittedFirst()") == 2, records()  # the sync run, then once
+
+
 # -- resources -------------------------------------------------------------------------------
 
 
