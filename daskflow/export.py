@@ -421,6 +421,12 @@ class _Writer:
             return qualname
         if module.split(".")[0] == _PACKAGE and _lookup(_PACKAGE, qualname) is obj:
             return f"{_PACKAGE}.{qualname}"  # re-exported at the top: daskflow.IntParameter
+        if module.startswith(f"{_PACKAGE}."):  # by the package that re-exports it
+            parts = module.split(".")  # daskflow.tasks.TaskCache, not daskflow.tasks.bases.
+            for package in (".".join(parts[:i]) for i in range(2, len(parts))):
+                if _lookup(package, qualname) is obj:
+                    self.imports.add(_import_name(package))
+                    return f"{package}.{qualname}"
         if module == "__main__" or "<locals>" in qualname:
             where = "a script or notebook" if module == "__main__" else "a function"
             raise _Unwritable(

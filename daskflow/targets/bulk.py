@@ -1,0 +1,96 @@
+"""Completeness in bulk: :func:`exists_many` answers for many targets with one fresh
+listing per folder, and says when an object store's bucket is missing."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import StorageError
+from .core import Target
+from .urls import _fs, is_local, protocol, redact, resolve
+
+__all__ = ["exists_many"]
+
+
+def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
+    """The names of the files in ``folder``, freshly listed (empty if it does not exist)."""
+    if protocol(folder) is None:
+        try:
+            with os.scandir(resolve(folder)) as it:
+                return {e.name for e in it if e.is_file()}
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+    fs, path = _fs(folder, storage_options)
+    try:
+        fs.invalidate_cache(path)
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        _check_bucket(fs, folder)
+        return set()
+    except Exception as e:
+        raise StorageError(f"cannot list {redact(folder)}: {type(e).__name__}: {e}", folder) from e
+    return {
+        str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
+    }
+
+
+OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "abfs", "az", "adl")
+
+
+def _check_bucket(fs: Any, url: str) -> None:
+    """A folder that is not there is normal (nothing written yet), unless it is in an object
+    store whose bucket does not exist: then say so before any task tries to write there."""
+    name = protocol(url)
+    if name not in OBJECT_STORES:
+        return
+    bucket = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    try:
+        found = fs.exists(bucket)
+    except Exception as e:
+        raise StorageError(
+            f"cannot check bucket {name}://{bucket}: {type(e).__name__}: {e}", url
+        ) from e
+    if not found:
+        raise StorageError(
+            f"bucket {name}://{bucket} does not exist (outputs go to {redact(url)}); "
+            "create it, or point settings.dirpath / set_dir() at an existing one",
+            url,
+        )
+
+
+def exists_many(targets: Iterable[Target]) -> list[bool]:
+    """Whether each target exists, with one fresh listing per folder.
+
+    In-memory targets are looked up in :data:`data`, and a target class with its own
+    ``exists()`` is asked. Folders on remote storage are listed in parallel.
+    """
+    targets = list(targets)
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = defaultdict(list)
+    answers = [False] * len(targets)
+    for i, t in enumerate(targets):
+        if type(t).exists is not Target.exists:  # in memory, or a user's own exists()
+            answers[i] = t.exists()
+        else:
+            opts = tuple(sorted((k, repr(v)) for k, v in t.storage_options.items()))
+            groups[(t.probe[0], opts)].append(i)
+    folders = list(groups)
+
+    def listing(key: tuple[str, tuple[tuple[str, str], ...]]) -> set[str]:
+        first = targets[groups[key][0]]
+        return _list_names(key[0], first.storage_options)
+
+    remote = [k for k in folders if not is_local(k[0])]
+    if len(remote) > 1:
+        with ThreadPoolExecutor(min(16, len(remote))) as pool:
+            names = dict(zip(remote, pool.map(listing, remote), strict=True))
+    else:
+        names = {k: listing(k) for k in remote}
+    for key in folders:
+        found = names[key] if key in names else listing(key)
+        for i in groups[key]:
+            answers[i] = targets[i].probe[1] in found
+    return answers
