@@ -256,11 +256,12 @@ def test_every_recorded_case_constructs():
     assert len({case_id(c) for c in CASES}) > 90
 
 
-def test_tasks_module_doctests():
-    """The examples in daskflow.tasks (task_id_str, flatten) are correct."""
-    import daskflow.tasks
+@pytest.mark.parametrize("module", ["ids", "core"])
+def test_tasks_module_doctests(module):
+    """The examples in daskflow.tasks (task_id_str; flatten, root_of) are correct."""
+    import importlib
 
-    result = doctest.testmod(daskflow.tasks)
+    result = doctest.testmod(importlib.import_module(f"daskflow.tasks.{module}"))
     assert result.attempted > 0
     assert result.failed == 0
 
