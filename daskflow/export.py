@@ -1,5 +1,7 @@
 """Share a flow's outputs: ``FlowExport`` writes a module of external task classes that find
-them, ``FlowImport`` loads such a module from a folder.
+them, ``FlowImport`` loads such a module from a folder. The two are kept in one module as the
+two ends of one file, the generated module; its longest part is the writer that spells
+values as Python source (``_Writer``).
 
 The exported module declares, for every exported task, a class with the task's name, its
 daskflow base class, ``external = True``, the class attributes that say where and how its

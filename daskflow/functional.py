@@ -1,5 +1,8 @@
 """d6tflow's functional API: pipeline steps written as decorated functions.
 
+One module because it is mostly one class, :class:`Workflow`, whose decorators and methods
+share the flow's steps and the parameters they last ran with.
+
 Instead of a task class per step, a step is a function that takes the task and does what a
 ``run()`` method would; decorators of a :class:`Workflow` say how its outputs are stored,
 what it needs and which parameters it takes::

@@ -21,6 +21,9 @@ task ids (and with them the output file names) match the ones d6tflow wrote:
 
 ``optional=True`` on any kind also accepts ``None`` (serialized as ``''``); ``significant=False``
 keeps a parameter out of the task id, so it does not change where outputs are written.
+
+The kinds are kept in one module, one small class each on the one :class:`Parameter` base,
+so they read side by side.
 """
 
 from __future__ import annotations

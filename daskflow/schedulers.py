@@ -25,6 +25,10 @@ the first of: the ``scheduler=`` argument, ``daskflow.settings.scheduler``, Dask
 ``dask.config.get("scheduler")``, an active ``distributed.Client``, and finally the local
 default (:func:`get_local` on ``min(cores, width)`` processes, or :func:`get_sync` when
 nothing can run in parallel). ``workers=N`` (d6tflow's argument) means N worker processes.
+
+Kept in one module: the get-functions share small helpers (``_args``, ``_report``,
+``_callback``, the worker processes' context and pickler), and :func:`resolve` chooses among
+all of them.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ A ``Workflow`` holds a task *class* and a parameter dict, and makes instances on
 parameter dict serves every task of the pipeline (tasks ignore parameters they do not
 declare). ``path=`` and ``env=`` set the root of the outputs of that workflow's tasks only:
 they are handed to the tasks its tasks require, never to other instances.
+
+Kept in one module: ``WorkflowMulti`` holds one ``Workflow`` per parameter set and answers
+each method through them, and both share their helpers with the top-level functions.
 """
 
 from __future__ import annotations
