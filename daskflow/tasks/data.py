@@ -110,8 +110,8 @@ class TaskData(Task):
     def _root(self) -> str:
         return root_of(self.__dict__.get("path"), type(self))
 
-    def _folder(self) -> str:
-        parts = [self._root()]
+    def _folder(self, root: str | None = None) -> str:
+        parts = [root or self._root()]
         if self.task_group:
             parts.append(f"group={self.task_group}")
         parts.append(self.target_dir or self.task_family)
@@ -125,15 +125,6 @@ class TaskData(Task):
             return f"{self.task_id}-{key}.{ext}"
         return f"{key}.{ext}"
 
-    def _target(self, key: str) -> Target:
-        ext = self.target_ext or _default_ext(type(self))  # a class may set None
-        url = f"{self._folder()}/{self._file_name(key, ext)}"
-        if self._by_target_class:
-            target = self.target_class(url)
-            target.storage_options = self._storage_options()
-            return target
-        return make_target(url, self.format, self._storage_options())
-
     def output(self) -> Any:
         """The target of the single output, or ``{name: target}`` for several.
 
@@ -141,23 +132,14 @@ class TaskData(Task):
         and attributes that shape names) stays the same: a run asks for a task's outputs
         many times (status, run, loads downstream), and on 100,000 tasks that adds up.
         """
-        where = self._where()
-        kept = self.__dict__.get("_outputs")
-        if kept is not None and kept[0] == where:
-            return kept[1]
-        targets = {k: self._target(k) for k in self.persist}
-        out = targets["data"] if list(self.persist) == ["data"] else targets
-        self.__dict__["_outputs"] = (where, out)
-        return out
-
-    def _where(self) -> tuple[Any, ...]:
-        """Everything that decides this task's output locations, besides its class."""
         own = self.__dict__
-        return (
-            settings.current("dirpath"),
-            settings.current("save_with_param"),
-            _frozen(settings.current("storage_options")),
-            own.get("path"),
+        root = self._root()
+        with_param = settings.current("save_with_param")
+        options = settings.current("storage_options")
+        where = (  # everything that decides the locations, besides the class
+            root,
+            with_param,
+            _frozen(options),
             own.get("target_dir"),
             own.get("target_ext"),
             own.get("save_attrib"),
@@ -165,6 +147,36 @@ class TaskData(Task):
             _frozen(own.get("storage_options")),
             tuple(own.get("persist") or ()),
         )
+        kept = own.get("_outputs")
+        if kept is not None and kept[0] == where:
+            return kept[1]
+        targets = self._targets(self.persist, root, with_param, options)
+        out = targets["data"] if list(self.persist) == ["data"] else targets
+        own["_outputs"] = (where, out)
+        return out
+
+    def _target(self, key: str) -> Target:
+        """The target an output named ``key`` has, under the current settings."""
+        with_param = settings.current("save_with_param")
+        options = settings.current("storage_options")
+        return self._targets([key], self._root(), with_param, options)[key]
+
+    def _targets(
+        self, keys: list[str], root: str, with_param: bool, options: Mapping[str, Any]
+    ) -> dict[str, Target]:
+        folder = self._folder(root)
+        ext = self.target_ext or _default_ext(type(self))  # a class may set None
+        named = with_param and self.save_attrib
+        options = {**options, **(self.storage_options or {})}
+        targets: dict[str, Target] = {}
+        for key in keys:
+            url = f"{folder}/{self.task_id}-{key}.{ext}" if named else f"{folder}/{key}.{ext}"
+            if self._by_target_class:
+                targets[key] = target = self.target_class(url)
+                target.storage_options = options
+            else:
+                targets[key] = make_target(url, self.format, options)
+        return targets
 
     def _meta_target(self) -> Target:
         url = f"{self._folder()}/{self._file_name('meta', 'pickle')}"
