@@ -77,7 +77,7 @@ class DataTarget(Target):
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(url, format, storage_options)
-        if is_local(self.url) and not type(self).__module__.startswith("daskflow."):
+        if not type(self).__module__.startswith("daskflow.") and is_local(self.url):
             # d6tflow made the folder, and users' own targets write to self.path themselves
             os.makedirs(os.path.dirname(self._open()[1]) or ".", exist_ok=True)
 

@@ -123,7 +123,8 @@ class Target:
     @property
     def probe(self) -> tuple[str, str]:
         """``(folder, name)``: the file whose presence means this output is complete."""
-        return self.folder, self.name
+        folder, sep, name = self.url.rpartition("/")
+        return (folder, name) if sep else (".", name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact(self.url)!r}, format={self.format.name!r})"

@@ -91,6 +91,7 @@ class Task:
     storage_options: Mapping[str, Any] | None = None
     task_family: ClassVar[str] = "Task"
     _params: ClassVar[dict[str, Parameter[Any]]] = {}
+    _id_params: ClassVar[list[tuple[str, Parameter[Any]]]] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,13 +110,14 @@ class Task:
         cls = type(self)
         params = cls._params
         given: dict[str, Any] = {}
-        positional = [n for n, p in params.items() if p.positional]
-        if len(args) > len(positional):
-            raise ParameterError(
-                f"{cls.task_family} takes {len(positional)} positional parameter(s) "
-                f"{positional}, got {len(args)}: {args!r}"
-            )
-        given.update(zip(positional, args, strict=False))
+        if args:
+            positional = [n for n, p in params.items() if p.positional]
+            if len(args) > len(positional):
+                raise ParameterError(
+                    f"{cls.task_family} takes {len(positional)} positional parameter(s) "
+                    f"{positional}, got {len(args)}: {args!r}"
+                )
+            given.update(zip(positional, args, strict=False))
         for name, value in kwargs.items():
             if name in params:
                 if name in given:
@@ -139,7 +141,9 @@ class Task:
                 raise ParameterError(f"{cls.task_family} parameter {name!r}: {e}") from None
         self.__dict__.update(values)
         self.param_kwargs: dict[str, Any] = values
-        self.task_id: str = task_id_str(cls.task_family, self.to_str_params(True, True))
+        self.task_id: str = task_id_str(
+            cls.task_family, {n: p.serialize_value(values[n]) for n, p in cls._id_params}
+        )
         if path is not None:
             self.path = path
         if flows is not None:
@@ -401,6 +405,8 @@ def _collect_params(cls: type[Task]) -> None:
             elif name in found:
                 del found[name]  # a subclass replaced the parameter with something else
     cls._params = dict(sorted(found.items(), key=lambda kv: kv[1]._order))
+    # the parameters the task id is made of (to_str_params(True, True)), found once
+    cls._id_params = [(n, p) for n, p in cls._params.items() if p.significant and not p.visibility]
 
 
 def _inherited(task: Task) -> list[type[Task]]:
