@@ -40,7 +40,7 @@ from . import settings
 from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
-from .targets import MemoryTarget, data, exists_many, protocol, redact, resolve, staging
+from .targets import MemoryTarget, data, protocol, redact, resolve, staging
 from .tasks import Task, TaskAggregator, _map_structure, flatten
 
 __all__ = [
@@ -162,8 +162,8 @@ class CommitLog:
         """Whether a node of this run already committed the task."""
         if self.client is None:
             return False
-        targets = self.task.own_targets()
-        if not targets or not all(exists_many(targets)):
+        targets = self.task.own_targets()  # each on its own: its folder may hold thousands
+        if not targets or not all(t.exists() for t in targets):
             return False
         return self.fresh or bool(self.client.get_metadata(self.key, False))
 

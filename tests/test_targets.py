@@ -264,26 +264,45 @@ def count_scandir(monkeypatch):
 
 
 def test_exists_many_lists_each_local_folder_once(tmp_path, count_scandir):
-    made = [Target(f"data/A/{n}.pkl", "pickle") for n in "abc"] + [
-        Target(f"data/B/{n}.json", "json") for n in "de"
-    ]
-    for t in made[:2] + made[3:4]:
+    from daskflow.targets.bulk import FEW
+
+    names = [f"t{i}" for i in range(FEW + 1)]  # more than a few: listing beats a stat each
+    a = [Target(f"data/A/{n}.pkl", "pickle") for n in names]
+    b = [Target(f"data/B/{n}.json", "json") for n in names]
+    for t in a[:2] + b[:1]:
         t.save(1)
-    missing_folder = [Target("data/C/z.pkl", "pickle")]
-    targets = made + missing_folder
+    missing_folder = [Target(f"data/C/{n}.pkl", "pickle") for n in names]
     count_scandir.clear()
-    assert exists_many(targets) == [True, True, False, True, False, False]
+    found = exists_many(a + b + missing_folder)
+    assert found == [True, True] + [False] * (FEW - 1) + [True] + [False] * FEW + [False] * (
+        FEW + 1
+    )
     assert sorted(count_scandir) == ["data/A", "data/B", "data/C"]
 
 
+def test_exists_many_checks_a_few_outputs_of_a_big_folder_one_by_one(tmp_path, count_scandir):
+    # one task of a family of thousands asks for its own output: no listing of the folder
+    Target("data/A/x.pkl", "pickle").save(1)
+    for i in range(50):
+        Target(f"data/A/other{i}.pkl", "pickle").save(i)
+    count_scandir.clear()
+    assert exists_many([Target("data/A/x.pkl", "pickle"), Target("data/A/y.pkl", "pickle")]) == [
+        True,
+        False,
+    ]
+    assert count_scandir == []
+
+
 def test_exists_many_never_reuses_a_listing(tmp_path, count_scandir):
-    t = Target("data/A/x.pkl", "pickle")
-    other = Target("data/A/y.pkl", "pickle")
+    from daskflow.targets.bulk import FEW
+
+    many = [Target(f"data/A/{i}.pkl", "pickle") for i in range(FEW + 1)]
+    t, other = many[0], many[1]
     other.save(1)
-    assert exists_many([t, other]) == [False, True]
+    assert exists_many(many)[:2] == [False, True]
     t.save(1)
     other.remove()
-    assert exists_many([t, other]) == [True, False]
+    assert exists_many(many)[:2] == [True, False]
     assert count_scandir.count("data/A") == 2
 
 

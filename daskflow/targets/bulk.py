@@ -63,7 +63,8 @@ def _check_bucket(fs: Any, url: str) -> None:
 
 
 def exists_many(targets: Iterable[Target]) -> list[bool]:
-    """Whether each target exists, with one fresh listing per folder.
+    """Whether each target exists, with one fresh listing per folder (a local folder with only
+    a few of them: a stat each).
 
     In-memory targets are looked up in :data:`data`, and a target class with its own
     ``exists()`` is asked. Folders on remote storage are listed in parallel.
@@ -90,7 +91,16 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
     else:
         names = {k: listing(k) for k in remote}
     for key in folders:
+        if key not in names and len(groups[key]) <= FEW:  # a stat each beats a listing
+            for i in groups[key]:
+                answers[i] = targets[i].exists()
+            continue
         found = names[key] if key in names else listing(key)
         for i in groups[key]:
             answers[i] = targets[i].probe[1] in found
     return answers
+
+
+FEW = 8
+"""Up to this many outputs of one local folder are checked one by one: a folder may hold
+thousands of files (one task of a family asks for its own, while the others are there)."""
