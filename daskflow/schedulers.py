@@ -211,6 +211,7 @@ QUICK = 0.005
 its result back costs more than running it."""
 
 WAIT = 1.0  # seconds between checks while only worker processes have work
+QUEUED = 2  # tasks sent to a worker process at a time: the one it runs, and the next
 
 
 def _call(blob: bytes) -> Any:
@@ -301,12 +302,15 @@ def get_local(
                 key = running.pop(future)
                 probing[groups.get(key, key)] -= 1
                 finish(key, future.result())
-            # workers take slow groups' tasks, and one task of a group not seen yet; the
-            # calling thread keeps at least one ready task for itself
+            # workers take slow groups' tasks, one queued behind each running one so a worker
+            # never waits for this thread to come back, and one task of a group not seen yet;
+            # the calling thread keeps at least one ready task for itself
             for group in list(ready):
-                while len(running) < workers and n_ready > 1 and group in ready:
+                while len(running) < QUEUED * workers and n_ready > 1 and group in ready:
                     if not slow.get(group, group not in slow and not probing[group]):
                         break
+                    if group not in slow and len(running) >= workers:
+                        break  # a task to learn from waits for a free worker
                     key = take(group)
                     if pool is None:
                         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
