@@ -574,11 +574,7 @@ class Workflow:
         """Load the step's outputs (see :meth:`daskflow.tasks.TaskData.outputLoad` for
         ``keys``/``as_dict``/``cached``), for ``params`` or the parameters it last ran with;
         after a ``multi_params`` run, ``{flow name: outputs}``."""
-        name = self._name(func_to_run, "outputLoad")
-        cls = self._cls(name)
-        with self._needs_params([name], "outputLoad"):
-            loader = self._loader(name, params, "outputLoad")
-            return loader.outputLoad(cls, keys=keys, as_dict=as_dict, cached=cached)
+        return self._load("outputLoad", func_to_run, keys, as_dict, cached, params)
 
     def outputLoadAll(
         self,
@@ -590,11 +586,23 @@ class Workflow:
     ) -> Any:
         """``{step name: outputs}`` of the step and every step upstream of it; after a
         ``multi_params`` run, ``{flow name: {step name: outputs}}``."""
-        name = self._name(func_to_run, "outputLoadAll")
+        return self._load("outputLoadAll", func_to_run, keys, as_dict, cached, params)
+
+    def _load(
+        self,
+        method: str,
+        func_to_run: Any,
+        keys: Any,
+        as_dict: bool,
+        cached: bool,
+        params: Mapping[str, Any] | None,
+    ) -> Any:
+        """``outputLoad`` or ``outputLoadAll`` of the flow the step ran in."""
+        name = self._name(func_to_run, method)
         cls = self._cls(name)
-        with self._needs_params([name], "outputLoadAll"):
-            loader = self._loader(name, params, "outputLoadAll")
-            return loader.outputLoadAll(cls, keys=keys, as_dict=as_dict, cached=cached)
+        with self._needs_params([name], method):
+            loader = self._loader(name, params, method)
+            return getattr(loader, method)(cls, keys=keys, as_dict=as_dict, cached=cached)
 
     def reset(
         self, func_to_reset: Any, params: Mapping[str, Any] | None = None, confirm: bool = False

@@ -214,7 +214,10 @@ class Target:
         place on local disk, uploaded in one put to other storage. Inside :func:`staging`
         the commit waits until the staging commits.
         """
-        tmp = self._write_temporary(obj, kwargs)
+        return self._hand_over(self._write_temporary(obj, kwargs))
+
+    def _hand_over(self, tmp: Any) -> Path | str:
+        """Commit the written temporary ``tmp`` now, or with the task's :func:`staging`."""
         staging = _staging.get()
         if staging is not None:
             staging.add(self, tmp)
@@ -246,12 +249,7 @@ class Target:
         except BaseException:
             _discard(tmp)
             raise
-        staging = _staging.get()
-        if staging is not None:
-            staging.add(self, tmp)
-        else:
-            self._commit(tmp)
-        return self.path
+        return self._hand_over(tmp)
 
     def _local_copy(self, read: Callable[[str], Any]) -> Any:
         """``read(local path)`` of this output: the file itself on local disk, else a copy
