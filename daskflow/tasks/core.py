@@ -26,6 +26,7 @@ from .ids import task_id_str
 __all__ = ["Task", "TaskAggregator", "flatten", "root_of"]
 
 CONTEXT_ATTRS = ("path", "flows", "storage_options")
+_CONTEXT = frozenset(CONTEXT_ATTRS)
 
 
 def flatten(struct: Any) -> list[Any]:
@@ -240,6 +241,8 @@ class Task:
                     f"{self!r}.requires() returned {t!r} ({type(t).__name__}); expected a task "
                     f"instance, or a list/tuple/dict of them{hint}"
                 )
+        if _CONTEXT.isdisjoint(self.__dict__):
+            return req  # no context to hand down (the common case): no copy of the structure
         return _map_structure(self._hand_down, req)
 
     def _hand_down(self, child: Task) -> Task:
