@@ -16,6 +16,8 @@ their tasks, and their upstream ids. They never import dask.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ __all__ = [
     "downstream_of",
     "forced_keys",
     "levels",
+    "no_cycle_collection",
     "preview_text",
     "to_run",
     "upstream_of",
@@ -176,17 +179,36 @@ class TaskGraph:
             if check_dependencies is None
             else check_dependencies
         )
-        return completeness(self.tasks, self.deps, check, exist)
+        with no_cycle_collection():
+            return completeness(self.tasks, self.deps, check, exist)
 
     @property
     def edges(self) -> int:
         return sum(len(d) for d in self.deps.values())
 
 
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many small objects are made.
+
+    Building a graph makes a few objects per task and keeps them all: every so many
+    allocations the collector walks everything alive, so on 100,000 tasks it costs a third
+    of the time, and finds nothing (tasks and targets hold no cycles). It runs again after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build(roots: Iterable[Task]) -> TaskGraph:
     """The graph of ``roots`` and everything upstream of them, each task once."""
     roots = list(roots)
-    order, deps = walk(roots)
+    with no_cycle_collection():
+        order, deps = walk(roots)
     dependents: dict[str, list[str]] = {k: [] for k in order}
     for key, ups in deps.items():
         for up in ups:
@@ -314,6 +336,19 @@ def preview_text(
     """
     if color is None:
         color = sys.stdout.isatty()
+    with no_cycle_collection():
+        return _tree(graph, complete, indent, last, show_params, clip_params, color)
+
+
+def _tree(
+    graph: TaskGraph,
+    complete: Mapping[str, bool],
+    indent: str,
+    last: bool,
+    show_params: bool,
+    clip_params: bool,
+    color: bool,
+) -> str:
     lines: list[str] = []
     expanded: set[str] = set()
     for root in graph.roots:
