@@ -455,6 +455,27 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_EXACT_STR = (dt.date, dt.time, dt.timedelta, enum.Enum)  # str() of these is exact and stable
+
+
+def _exact_text(obj: Any) -> Any:
+    """The JSON form of a value JSON has no type for, when it is exact: numpy arrays and
+    scalars as lists and numbers (``str`` abbreviates a long array), dates and enums as their
+    text. Anything else (an object whose text is its memory address) is refused.
+
+    >>> _exact_text(__import__("datetime").date(2020, 1, 2))
+    '2020-01-02'
+    """
+    if type(obj).__module__ == "numpy" and hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, _EXACT_STR) or type(obj).__name__ in ("Decimal", "UUID", "PosixPath"):
+        return str(obj)
+    raise TypeError(
+        f"{_describe(obj)} has no exact, stable text for the task id; use plain values "
+        "(numbers, strings, lists, dicts, dates), or a numpy array"
+    )
+
+
 def _thaw(value: Any) -> Any:
     """The JSON-able form of a frozen value, the same in every process (sets sorted)."""
     if isinstance(value, Mapping):
@@ -473,14 +494,21 @@ class _JsonParameter(Parameter[T]):
         return freeze(json.loads(text))  # type: ignore[no-any-return]
 
     def serialize(self, value: T) -> str:
-        return json.dumps(_thaw(value), default=str)
+        return json.dumps(_thaw(value), default=_exact_text)
 
     def _normalize(self, value: Any) -> T:
         if isinstance(value, str):
             return self.parse_text(value)
         if not isinstance(value, self.container):
             raise ParameterError(f"expected {self.expected}, got {_describe(value)}")
-        return freeze(value)  # type: ignore[no-any-return]
+        frozen = freeze(value)
+        try:  # the task id is made of this text: it must say exactly what the value is
+            self.serialize(frozen)
+        except (TypeError, ValueError) as e:
+            raise ParameterError(
+                f"expected {self.expected} of values JSON can write: {e}"
+            ) from None
+        return frozen  # type: ignore[no-any-return]
 
 
 class ListParameter(_JsonParameter[tuple[Any, ...]]):

@@ -776,3 +776,33 @@ def test_serialize_of_dict_is_canonical_json():
     p = d6tflow.DictParameter()
     text = p.serialize(p.normalize({"b": [1, {"d": 1, "c": 2}], "a": None}))
     assert text == json.dumps({"a": None, "b": [1, {"c": 2, "d": 1}]})
+
+
+# -- values that must make exact ids -------------------------------------------------------------
+
+
+class TaskWithConfig(d6tflow.tasks.TaskPickle):
+    cfg = d6tflow.DictParameter(default={})
+
+
+def test_dict_values_that_differ_anywhere_make_different_task_ids():
+    np = pytest.importorskip("numpy")
+    a = np.arange(2000)
+    b = a.copy()
+    b[1000] = -1  # str() of both arrays is the same abbreviated text
+    assert str(a) == str(b)
+    assert TaskWithConfig(cfg={"w": a}).task_id != TaskWithConfig(cfg={"w": b}).task_id
+    assert TaskWithConfig(cfg={"w": a}).task_id == TaskWithConfig(cfg={"w": a.copy()}).task_id
+    assert TaskWithConfig(cfg={"x": np.int64(3)}).task_id == TaskWithConfig(cfg={"x": 3}).task_id
+
+
+def test_a_value_without_an_exact_text_is_refused_naming_the_task_and_parameter():
+    with pytest.raises(ParameterError, match=r"TaskWithConfig parameter 'cfg'.*object"):
+        TaskWithConfig(cfg={"o": object()})  # its text would be its memory address
+
+
+def test_dates_in_a_dict_keep_the_ids_they_had():
+    import datetime
+
+    task = TaskWithConfig(cfg={"day": datetime.date(2020, 1, 2)})
+    assert '"day": "2020-01-02"' in task.to_str_params()["cfg"]
