@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import settings
-from .errors import DependencyCycleError, StorageError, TaskDefinitionError
+from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError
 from .targets import Target, exists_many, redact
 from .tasks import Task, TaskAggregator, TaskData
 
@@ -71,7 +71,7 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
         if root.task_id in order:
             continue
         _check_same(seen, root)
-        stack: list[tuple[Task, Iterator[Task], list[str]]] = [(root, iter(root.deps()), [])]
+        stack: list[tuple[Task, Iterator[Task], list[str]]] = [(root, iter(_deps(root)), [])]
         on_path.append(root.task_id)
         on_path_set.add(root.task_id)
         while stack:
@@ -93,8 +93,28 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
                 raise DependencyCycleError(cycle)
             on_path.append(key)
             on_path_set.add(key)
-            stack.append((child, iter(child.deps()), []))
+            stack.append((child, iter(_deps(child)), []))
     return order, deps
+
+
+def _deps(task: Task) -> list[Task]:
+    """``task.deps()``; an error the user's ``requires()`` raised says which task it was."""
+    try:
+        return task.deps()
+    except Exception as e:
+        if not isinstance(e, DaskflowError):
+            e.add_note(f"raised by {task!r}.requires() (task id {task.task_id})")
+        raise
+
+
+def _outputs(task: Task) -> list[Target]:
+    """``task.output_targets()``; an error the user's ``output()`` raised says which task."""
+    try:
+        return task.output_targets()
+    except Exception as e:
+        if not isinstance(e, DaskflowError):
+            e.add_note(f"raised by {task!r}.output() (task id {task.task_id})")
+        raise
 
 
 def _check_same(seen: dict[str, Task], task: Task) -> None:
@@ -125,7 +145,7 @@ def completeness(
     targets: list[Target] = []
     spans: dict[str, tuple[int, int]] = {}
     for key, task in order.items():
-        outs = task.output_targets()
+        outs = _outputs(task)
         spans[key] = (len(targets), len(targets) + len(outs))
         targets.extend(outs)
     try:

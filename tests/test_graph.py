@@ -397,3 +397,29 @@ def test_preview_text_colours_when_asked():
     assert "\x1b[92mCOMPLETE\x1b[0m" in text
     text = graph.preview_text(g, {Leaf().task_id: False}, color=True)
     assert "\x1b[94mPENDING\x1b[0m" in text
+
+
+class BrokenRequires(daskflow.tasks.TaskPickle):
+    n = daskflow.IntParameter(default=3)
+
+    def requires(self):
+        raise KeyError("no such input")
+
+
+class BrokenOutput(daskflow.tasks.TaskPickle):
+    def output(self):
+        raise ValueError("bad location")
+
+
+@daskflow.requires(BrokenRequires)
+class AboveBroken(daskflow.tasks.TaskPickle):
+    pass
+
+
+def test_an_error_in_a_users_requires_or_output_names_the_task():
+    with pytest.raises(KeyError) as info:  # the user's own exception, with a note
+        graph.build([AboveBroken()])
+    assert any("BrokenRequires(n=3).requires()" in n for n in info.value.__notes__)
+    with pytest.raises(ValueError) as info:
+        graph.build([BrokenOutput()]).status()
+    assert any("BrokenOutput().output()" in n for n in info.value.__notes__)
