@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -99,21 +99,21 @@ def walk(roots: list[Task]) -> tuple[dict[str, Task], dict[str, tuple[str, ...]]
 
 def _deps(task: Task) -> list[Task]:
     """``task.deps()``; an error the user's ``requires()`` raised says which task it was."""
-    try:
-        return task.deps()
-    except Exception as e:
-        if not isinstance(e, DaskflowError):
-            e.add_note(f"raised by {task!r}.requires() (task id {task.task_id})")
-        raise
+    return _naming(task, "requires", task.deps)
 
 
 def _outputs(task: Task) -> list[Target]:
     """``task.output_targets()``; an error the user's ``output()`` raised says which task."""
+    return _naming(task, "output", task.output_targets)
+
+
+def _naming(task: Task, method: str, call: Callable[[], list[Any]]) -> list[Any]:
+    """``call()``; a user's error it raises gains a note naming ``task`` and ``method``."""
     try:
-        return task.output_targets()
+        return call()
     except Exception as e:
         if not isinstance(e, DaskflowError):
-            e.add_note(f"raised by {task!r}.output() (task id {task.task_id})")
+            e.add_note(f"raised by {task!r}.{method}() (task id {task.task_id})")
         raise
 
 
