@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import annotated, compile_graph, dask_key
+from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
 from .progress import Reporter
@@ -77,7 +77,7 @@ def execute(
             def done(key: str, ok: bool) -> None:
                 progress.finished(ids.get(key, key), ok)
 
-            kwargs = {"groups": {dask_key(k): graph.tasks[k].task_family for k in keys}}
+            kwargs = {"groups": {k: graph.tasks[k].task_family for k in keys}}
             outcome = get(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 list(dsk),
