@@ -257,7 +257,7 @@ def get_local(
     ready: dict[str, deque[str]] = {}  # group -> its ready keys (few groups, many keys)
     n_ready = 0
     results: dict[str, Any] = {}
-    took: dict[str, float] = {}  # group -> seconds a task of it takes, estimated
+    took: dict[str, deque[float]] = {}  # group -> seconds its last tasks took
     slow: dict[str, bool] = {}  # group -> takes long (absent: not seen yet)
     probing: Counter[str] = Counter()
     running: dict[concurrent.futures.Future[Any], str] = {}
@@ -284,9 +284,10 @@ def get_local(
         group = groups.get(key, key)
         if seconds is None and isinstance(result, NodeResult):
             seconds = result.seconds
-        if seconds is not None:  # a moving estimate: one hiccup does not make a group slow
-            took[group] = seconds if group not in took else 0.75 * took[group] + 0.25 * seconds
-            slow[group] = took[group] >= QUICK
+        if seconds is not None:  # the low median of its last few: robust to one-off costs
+            recent = took.setdefault(group, deque(maxlen=5))  # (a first call's import, a hiccup)
+            recent.append(seconds)
+            slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= QUICK
         _report(done, key, result)
         for k in dependents[key]:
             missing[k] -= 1

@@ -14,7 +14,9 @@ distributed cluster), since ``helpers.RunLog`` writes to the working directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 import uuid
@@ -30,12 +32,12 @@ from daskflow.tasks import TaskCache, TaskCachePandas, TaskPickle, TaskPqPandas
 
 def where() -> dict:
     """The process, thread and (on a distributed worker) worker address running this."""
-    try:
+    worker = None
+    if "distributed" in sys.modules:  # always so on a worker; importing it costs 0.2 s
         from distributed import get_worker
 
-        worker = get_worker().address
-    except (ImportError, ValueError):
-        worker = None
+        with contextlib.suppress(ValueError):
+            worker = get_worker().address
     return {"pid": os.getpid(), "thread": threading.get_ident(), "worker": worker}
 
 
