@@ -37,6 +37,8 @@ task's own exception as ``__cause__``, exactly the type d6tflow raised; see
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ClusterError",
     "CompatibilityWarning",
@@ -133,14 +135,52 @@ class SaveError(OutputError, ValueError):
     """``save()`` was called with data that does not match the task's outputs."""
 
 
+_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/\s@]+@|()[^\s/@:\"'(]+:[^\s/@\"']+@")
+"""A user and password (or key and secret) written into a URL, with its scheme or as a bare
+``key:secret@bucket`` (as a storage library quotes a bucket name): never shown in a message."""
+
+
+def masked(error: BaseException) -> BaseException:
+    """``error``, or if its text (or that of an exception it was raised from) quotes a URL
+    with credentials in it, a stand-in whose text has them masked: raise a
+    :class:`StorageError` ``from masked(e)`` so a traceback never shows a secret.
+
+    >>> e = masked(ValueError("bad bucket s3://KEY:SECRET@b"))
+    >>> type(e).__name__, str(e)
+    ('MaskedError', 'ValueError: bad bucket s3://***@b')
+    >>> e = ValueError("plain"); masked(e) is e
+    True
+    """
+    cause = masked(error.__cause__) if error.__cause__ is not None else None
+    context = masked(error.__context__) if error.__context__ is not None else None
+    text = str(error)
+    clean = _CREDENTIALS.sub(r"\1***@", text)
+    if clean == text and cause is error.__cause__ and context is error.__context__:
+        return error
+    stand_in = MaskedError(f"{type(error).__qualname__}: {clean}")
+    stand_in.__traceback__ = error.__traceback__
+    stand_in.__cause__, stand_in.__context__ = cause, context
+    stand_in.__suppress_context__ = error.__suppress_context__
+    return stand_in
+
+
+class MaskedError(DaskflowError):
+    """Stands for an exception whose text quoted credentials (see :func:`masked`)."""
+
+
 class StorageError(OutputError, OSError):
     """The storage behind an output could not be reached, or refused the request.
 
-    ``url`` is the location concerned (a folder or an output), when known.
+    ``url`` is the location concerned (a folder or an output), when known. Credentials
+    written into a URL are masked wherever the message quotes one, the text of the storage
+    library's own error included:
+
+    >>> str(StorageError('cannot read s3://KEY:SECRET@b/x.pkl (http://u:p@h:9): bad "K:S@b"'))
+    'cannot read s3://***@b/x.pkl (http://***@h:9): bad "***@b"'
     """
 
     def __init__(self, message: str, url: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(_CREDENTIALS.sub(r"\1***@", message))
         self.url = url
 
     def __str__(self) -> str:

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import settings
-from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError
+from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError, masked
 from .targets import Target, exists_many, redact
 from .tasks import Task, TaskAggregator, TaskData
 
@@ -157,7 +157,7 @@ def completeness(
             if any(e.url in (t.url, t.probe[0]) for t in targets[a:b])
         ]
         named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
-        raise StorageError(f"{e}{named if users else ''}", e.url) from e
+        raise StorageError(f"{e}{named if users else ''}", e.url) from masked(e)
     complete: dict[str, bool] = {}
     for key, task in order.items():
         a, b = spans[key]

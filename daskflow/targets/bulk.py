@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import StorageError
+from ..errors import StorageError, masked
 from .core import Target
 from .urls import _fs, is_local, protocol, redact, resolve
 
@@ -32,7 +32,9 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
         _check_bucket(fs, folder)
         return set()
     except Exception as e:
-        raise StorageError(f"cannot list {redact(folder)}: {type(e).__name__}: {e}", folder) from e
+        raise StorageError(
+            f"cannot list {redact(folder)}: {type(e).__name__}: {e}", folder
+        ) from masked(e)
     return {
         str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
     }
@@ -53,7 +55,7 @@ def _check_bucket(fs: Any, url: str) -> None:
     except Exception as e:
         raise StorageError(
             f"cannot check bucket {name}://{bucket}: {type(e).__name__}: {e}", url
-        ) from e
+        ) from masked(e)
     if not found:
         raise StorageError(
             f"bucket {name}://{bucket} does not exist (outputs go to {redact(url)}); "

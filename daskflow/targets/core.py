@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import settings
 from ..context import run_inputs
-from ..errors import FormatError, OutputNotFoundError, StorageError
+from ..errors import FormatError, OutputNotFoundError, StorageError, masked
 from ..formats import Format, get_format
 from .urls import _fs, _local_fs, is_local, protocol, redact, resolve
 
@@ -169,7 +169,7 @@ class Target:
         except FileNotFoundError:
             return False
         except Exception as e:
-            raise StorageError(f"cannot check {redact(url)}: {e}", self.url) from e
+            raise StorageError(f"cannot check {redact(url)}: {e}", self.url) from masked(e)
 
     def load(self, cached: bool = False, **kwargs: Any) -> Any:
         """Read the output; ``kwargs`` go to the format.
@@ -200,7 +200,7 @@ class Target:
         try:
             return self.format.load(fs, path, **kwargs)
         except FileNotFoundError as e:
-            raise self._missing() from e
+            raise self._missing() from masked(e)
 
     def _missing(self) -> OutputNotFoundError:
         return OutputNotFoundError(
@@ -267,7 +267,7 @@ class Target:
             try:
                 fs.get_file(path, local)
             except FileNotFoundError as e:
-                raise self._missing() from e
+                raise self._missing() from masked(e)
             return read(local)
 
     def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..context import base_dir
-from ..errors import StorageError
+from ..errors import StorageError, masked
 
 __all__ = ["is_local", "protocol", "redact", "resolve"]
 
@@ -91,7 +91,7 @@ def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     except (ImportError, ValueError) as e:
         hint = _install_hint(protocol(url)) if isinstance(e, ImportError) else ""
         extra = f" ({hint})" if hint else ""
-        raise StorageError(f"cannot open storage for {redact(url)}: {e}{extra}", url) from e
+        raise StorageError(f"cannot open storage for {redact(url)}: {e}{extra}", url) from masked(e)
 
 
 _local: Any = None
