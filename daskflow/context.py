@@ -8,6 +8,10 @@ run_inputs
 base_dir
     The folder relative local paths are relative to, when it is not the working directory (a
     worker process whose working directory differs from the caller's).
+write_tag
+    The tag of the lease the task running now holds (:mod:`daskflow.leases`): its temporary
+    files carry it in their names, so a run that takes over the lease of a killed holder
+    knows they are garbage.
 compute_scope
     How a Dask collection computed *inside* the task (a Dask DataFrame a format writes) is
     computed: a function that returns a context manager, entered around the compute, which
@@ -38,6 +42,7 @@ __all__ = [
     "computing",
     "dask_default",
     "run_inputs",
+    "write_tag",
 ]
 
 run_inputs: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
@@ -49,6 +54,11 @@ base_dir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "daskflow_base_dir", default=None
 )
 """The folder relative local paths are relative to (``None``: the working directory)."""
+
+write_tag: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "daskflow_write_tag", default=None
+)
+"""The tag of the lease held by the task running now (``None``: it holds none)."""
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..context import run_inputs
+from ..context import run_inputs, write_tag
 from ..errors import FormatError, OutputNotFoundError, StorageError, masked
 from ..formats import Format, get_format
 from .urls import _fs, _local_fs, is_local, protocol, redact, resolve
@@ -234,11 +235,10 @@ class Target:
         """
         if is_local(self.url):
             path = self._open()[1]
-            token = uuid.uuid4().hex[:12]
-            folder = os.path.join(os.path.dirname(path), f".{self.name}.{token}.tmp")
+            folder = os.path.join(os.path.dirname(path), temporary_name(self.name))
             os.makedirs(folder)
         else:
-            folder = tempfile.mkdtemp(prefix="daskflow-")
+            folder = tempfile.mkdtemp(prefix=system_temp_prefix())
         tmp = _InFolder(os.path.join(folder, self.name))
         try:
             write(tmp)
@@ -262,7 +262,7 @@ class Target:
             if not os.path.isfile(path):
                 raise self._missing()
             return read(path)
-        with tempfile.TemporaryDirectory(prefix="daskflow-") as folder:
+        with tempfile.TemporaryDirectory(prefix=system_temp_prefix()) as folder:
             local = os.path.join(folder, self.name)
             try:
                 fs.get_file(path, local)
@@ -277,9 +277,10 @@ class Target:
         if is_local(self.url):
             folder, name = os.path.split(path)
             os.makedirs(folder or ".", exist_ok=True)
-            tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+            tmp = os.path.join(folder, temporary_name(name))
         else:
-            fd, tmp = tempfile.mkstemp(prefix="daskflow-", suffix=f"-{self.name}")
+            prefix = system_temp_prefix()
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=fitted(f"-{self.name}", "", 40))
             os.close(fd)
         try:
             self.format.save(obj, _local_fs(), tmp, **kwargs)
@@ -365,6 +366,56 @@ class MemoryTarget(Target):
             data.pop(self.url, None)
 
     invalidate = remove
+
+
+NAME_MAX = 255
+"""The longest file name, in bytes, of the common local filesystems (ext4, xfs, APFS, NTFS)."""
+
+
+def fitted(name: str, suffix: str = "", reserve: int = 0) -> str:
+    """``name + suffix``, with ``name`` shortened and a digest of it added when together
+    they would pass :data:`NAME_MAX` bytes (less ``reserve`` for what a caller adds), so a
+    name that is legal on its own stays legal with a suffix.
+
+    >>> fitted("x.pkl", ".lease")
+    'x.pkl.lease'
+    >>> long = fitted("a" * 300, ".tmp")
+    >>> len(long.encode()), long.endswith(".tmp"), long == fitted("a" * 300, ".tmp")
+    (255, True, True)
+    """
+    room = NAME_MAX - reserve - len(suffix.encode())
+    if len(name.encode()) <= room:
+        return name + suffix
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    short = name.encode()[: room - 11].decode(errors="ignore")
+    return f"{short}~{digest}{suffix}"
+
+
+TAG_LENGTH = 15
+"""The length of the tag in a temporary's name (:func:`temporary_name`)."""
+
+
+def temporary_name(name: str) -> str:
+    """The hidden name of a temporary written beside output ``name``:
+    ``.{name}.{tag}.tmp``, within the file-name limit. While the task holds a lease, the tag
+    starts with the lease's (:data:`daskflow.context.write_tag`), so the run that takes over
+    the lease of a killed holder can tell its leftovers (:func:`temporary_prefix`)."""
+    lease = write_tag.get()
+    unique = uuid.uuid4().hex
+    tag = f"{lease}-{unique}" if lease else unique
+    return fitted(f".{name}", f".{tag[:TAG_LENGTH]}.tmp")
+
+
+def temporary_prefix(name: str, lease: str = "") -> str:
+    """What the names of output ``name``'s temporaries start with: those written under the
+    lease tagged ``lease``, or every one."""
+    return fitted(f".{name}", "." + "x" * TAG_LENGTH + ".tmp")[: -TAG_LENGTH - 4] + lease
+
+
+def system_temp_prefix() -> str:
+    """The prefix of this process's files in the system's temporary folder (staged uploads,
+    downloads): ``daskflow-{pid}-``, so a later run can tell those of a killed process."""
+    return f"daskflow-{os.getpid()}-"
 
 
 class _InFolder(str):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import OutputNotFoundError
 from ..formats import Format, get_format
-from .core import MemoryTarget, Target, _staging
+from .core import MemoryTarget, Target, _staging, temporary_name
 from .urls import is_local, redact
 
 __all__ = ["DatasetTarget", "make_target"]
@@ -50,7 +49,7 @@ class DatasetTarget(Target):
         """Write the parts into a hidden sibling folder, on the output's own storage."""
         fs, path = self._open()
         folder, name = path.rsplit("/", 1)
-        tmp = f"{folder}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp = f"{folder}/{temporary_name(name)}"
         try:
             self.format.save(obj, fs, tmp, **kwargs)
         except BaseException:
