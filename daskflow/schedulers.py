@@ -36,7 +36,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import multiprocessing
+import os
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -177,6 +179,38 @@ def _dumps_for(context: Any) -> Callable[[Any], bytes]:
     return cloudpickle.dumps  # type: ignore[no-any-return]
 
 
+def _pool(workers: int | None, context: Any) -> concurrent.futures.ProcessPoolExecutor:
+    """A pool of local worker processes that exit when this process dies (killed with
+    SIGKILL, its pool never gets to stop them): each watches for it every half second."""
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_watch_caller, initargs=(os.getpid(),)
+    )
+
+
+def _watch_caller(caller: int) -> None:
+    """In a worker process: exit at once when process ``caller`` is gone, or the process
+    that started this one (the caller, or a fork server) is."""
+    parent = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != parent:  # orphaned: adopted by init
+            return True
+        try:
+            os.kill(caller, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # a process of another user: the caller is not alive
+            return True
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="daskflow-watch-caller", daemon=True).start()
+
+
 def get_processes(
     dsk: Mapping[str, Any],
     keys: list[str],
@@ -189,7 +223,7 @@ def get_processes(
     context = _context()
     with (
         _callback(done),
-        concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool,
+        _pool(num_workers, context) as pool,
     ):
         # chunksize=1: each ready task goes to the next free worker, not in batches
         return list(
@@ -314,7 +348,7 @@ def get_local(
                         break  # a task to learn from waits for a free worker
                     key = take(group)
                     if pool is None:
-                        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+                        pool = _pool(workers, context)
                     probing[group] += 1
                     node = dsk[key]
                     running[pool.submit(_call, dumps((node[0], *_args(node, dsk, results))))] = key
