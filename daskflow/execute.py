@@ -65,12 +65,13 @@ def execute(
         return {}
     progress = progress or Reporter({}, enabled=False)
     cluster = chosen.name == "distributed"
-    token = uuid.uuid4().hex if cluster else None  # runs sharing a cluster share no key
+    run_id = uuid.uuid4().hex[:12]  # names the run in leases; on a cluster, in its keys too
+    token = run_id if cluster else None  # runs sharing a cluster share no key
     error: BaseException | None = None
     with chosen.open() as get:
         try:
             progress.start(chosen.describe())
-            env = Environment.here(token) if chosen.portable else None
+            env = Environment.here(run_id) if chosen.portable else None
             dsk = compile_graph(graph, keys, env, ship=cluster, token=token, fresh=fresh)
             ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
 
@@ -408,7 +409,7 @@ def _result(graph: TaskGraph, keys: list[str], results: Mapping[str, NodeResult]
     states = {k: COMPLETE for k in dict.fromkeys(seen)}
     for k in keys:
         r = results[k]
-        states[k] = RAN if r.state == DONE else r.state
+        states[k] = (COMPLETE if r.made_by else RAN) if r.state == DONE else r.state
     order = [k for k in graph.tasks if k in states]
     failed = [k for k in keys if results[k].state == FAILED]
     errors: dict[str, BaseException] = {k: results[k].error for k in failed}  # type: ignore[misc]

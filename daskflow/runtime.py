@@ -37,7 +37,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import settings
+from . import leases, settings
 from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
@@ -84,6 +84,7 @@ class NodeResult:
     pid: int = 0
     load_error: str = ""
     notes: list[str] = field(default_factory=list)
+    made_by: str = ""
 
     def memory(self) -> dict[str, Any]:
         """``{url: value}`` of the task's in-memory outputs."""
@@ -286,52 +287,81 @@ def _run_task(
         logger.info("%r was committed earlier in this run; not run again", task)
         return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
-    attempts = 0
-    notes: list[str] = []
     tokens = run_inputs.set(values), base_dir.set(away.cwd if away else None)
+    lease: leases.Lease | leases.Made | None = None
     try:
-        while True:
-            attempts += 1
-            try:
-                notes = _attempt(task)
-                log.record()
-                break
-            except Exception as e:
-                if attempts <= task.retries:
-                    logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
-                    continue
-                return NodeResult(
-                    key,
-                    FAILED,
-                    error=_portable_error(e) if away else e,
-                    error_text="".join(traceback.format_exception(e)),
-                    seconds=time.perf_counter() - start,
-                    attempts=attempts,
-                    pid=os.getpid(),
-                )
-        made = memory_values(task)
         try:
-            out: dict[str, Any] | bytes = _dumps(made) if away and made else made
+            lease = leases.take(key, task.own_targets(), env.run_id if env else None, fresh)
         except Exception as e:
-            return NodeResult(
-                key,
-                FAILED,
-                error=TaskError(
-                    f"{task!r} saved an in-memory output that cannot be sent to another "
-                    f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
-                    "file format (TaskPickle, TaskPqPandas, ...)"
-                ),
-                error_text="".join(traceback.format_exception(e)),
-                seconds=time.perf_counter() - start,
-                attempts=attempts,
-                pid=os.getpid(),
-            )
+            return _failed(task, e, away, start, 0)
+        if isinstance(lease, leases.Made):  # another run made it while this one waited
+            logger.info("%r was made by %s meanwhile", task, lease.describe())
+            return NodeResult(key, DONE, pid=os.getpid(), made_by=lease.describe())
+        return _run_leased(task, log, lease, away, start)
     finally:
         run_inputs.reset(tokens[0])
         base_dir.reset(tokens[1])
+        if isinstance(lease, leases.Lease):
+            lease.release()
         if away is not None:  # the caller holds in-memory outputs now, not this worker
             for url in memory_values(task):
                 data.pop(url, None)
+
+
+def _failed(
+    task: Task, e: BaseException, away: Environment | None, start: float, attempts: int
+) -> NodeResult:
+    return NodeResult(
+        task.task_id,
+        FAILED,
+        error=_portable_error(e) if away else e,
+        error_text="".join(traceback.format_exception(e)),
+        seconds=time.perf_counter() - start,
+        attempts=attempts,
+        pid=os.getpid(),
+    )
+
+
+def _run_leased(
+    task: Task,
+    log: CommitLog,
+    lease: leases.Lease | None,
+    away: Environment | None,
+    start: float,
+) -> NodeResult:
+    """Run the task, with its retries, holding ``lease``."""
+    key = task.task_id
+    attempts = 0
+    notes: list[str] = []
+    with leases.held(lease):
+        while True:
+            attempts += 1
+            try:
+                notes = _attempt(task, lease)
+                log.record()
+                break
+            except Exception as e:
+                if attempts <= task.retries and not isinstance(e, leases.LeaseError):
+                    logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
+                    continue
+                return _failed(task, e, away, start, attempts)
+    made = memory_values(task)
+    try:
+        out: dict[str, Any] | bytes = _dumps(made) if away and made else made
+    except Exception as e:
+        return NodeResult(
+            key,
+            FAILED,
+            error=TaskError(
+                f"{task!r} saved an in-memory output that cannot be sent to another "
+                f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
+                "file format (TaskPickle, TaskPqPandas, ...)"
+            ),
+            error_text="".join(traceback.format_exception(e)),
+            seconds=time.perf_counter() - start,
+            attempts=attempts,
+            pid=os.getpid(),
+        )
     return NodeResult(
         key,
         DONE,
@@ -343,7 +373,7 @@ def _run_task(
     )
 
 
-def _attempt(task: Task) -> list[str]:
+def _attempt(task: Task, lease: leases.Lease | None = None) -> list[str]:
     """Run the task once; commit its saves only if it finishes with all outputs saved.
 
     A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
@@ -361,6 +391,8 @@ def _attempt(task: Task) -> list[str]:
         _execute(task)
         unsaved = [t for t in targets if t.url not in saved]
         missing = [t for t in unsaved if not _written(t, before[t.url])]
+        if lease is not None:  # commits happen only under the lease
+            lease.confirm()
         if not missing:
             saved.commit()
             return []

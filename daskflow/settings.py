@@ -37,6 +37,16 @@ mp_context : str or None
     elsewhere.
 connect_timeout : float
     Seconds to wait for a Dask scheduler given by address before giving up.
+leases : bool
+    Take a lease on each task before running it (:mod:`daskflow.leases`), so concurrent runs
+    on one root execute each task once and never mix their outputs. On by default.
+lease_ttl : float
+    Seconds a lease lives unless its holder renews it (it does so every third of this while
+    the task runs): how long a run waits to take over the lease of a holder that vanished on
+    another machine (one on this machine that died is taken over at once).
+lease_wait : float
+    The longest a run waits for a task whose lease another live run holds, before the task
+    fails with :class:`~daskflow.leases.LeaseError` naming the holder.
 strict : bool
     Make errors of what d6tflow accepted and daskflow only warns about
     (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a
@@ -64,6 +74,9 @@ __all__ = [
     "dir",
     "dirpath",
     "execution_summary",
+    "lease_ttl",
+    "lease_wait",
+    "leases",
     "log_level",
     "mp_context",
     "save_with_param",
@@ -85,6 +98,9 @@ cached: bool = False
 scheduler: Any = None
 mp_context: str | None = None
 connect_timeout: float = 10.0
+leases: bool = True
+lease_ttl: float = 60.0
+lease_wait: float = 3600.0
 strict: bool = False
 
 # the settings a task needs wherever it runs; shipped with it to other processes
@@ -97,6 +113,9 @@ SHARED = (
     "cached",
     "log_level",
     "strict",
+    "leases",
+    "lease_ttl",
+    "lease_wait",
 )
 
 

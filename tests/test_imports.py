@@ -36,6 +36,7 @@ LAYERS = [
     "formats",
     "dataframe",
     "targets",
+    "leases",
     "tasks",
     "graph",
     "runtime",

@@ -408,8 +408,10 @@ def test_reset_downstream_on_s3(ran_pipeline, s3, capsys):
     assert s3.objects() == [GETDATA_KEY, TRAIN_KEY]
 
 
-def _puts(requests):
-    return sorted(r.key for r in requests if r.method == "PUT")
+def _puts(requests, leases=False):
+    """The keys of outputs put (or with ``leases``, of the leases taken)."""
+    keys = [r.key for r in requests if r.method == "PUT"]
+    return sorted(k for k in keys if k.endswith(".lease") == leases)
 
 
 def test_forced_runs_rewrite_on_s3(ran_pipeline, s3, s3_proxy):
@@ -417,7 +419,11 @@ def test_forced_runs_rewrite_on_s3(ran_pipeline, s3, s3_proxy):
     s3_proxy.take()
     flow.run(forced_all=True, execution_summary=False)
     assert RAN == ["TaskTrain(do_preprocess=True)"]
-    assert _puts(s3_proxy.take()) == [TRAIN_KEY]
+    requests = s3_proxy.take()
+    assert _puts(requests) == [TRAIN_KEY]
+    lease = TRAIN_KEY.rsplit("/", 1)[0] + "/.TaskTrain_True_e00389f8b2.lease"
+    assert _puts(requests, leases=True) == [lease]  # taken by one conditional put
+    assert [r.key for r in requests if r.method == "DELETE"] == [lease]  # and let go
 
     RAN.clear()
     flow.run(forced=TaskPreprocess, execution_summary=False)

@@ -1,0 +1,525 @@
+"""One writer per task at a time: a lease object beside the task's outputs.
+
+Before a run executes a task with stored outputs, it takes the task's lease: it creates
+``.{task_id}.lease`` in the folder of the task's first output, exclusively (``O_EXCL`` on a
+local disk, a put with ``If-None-Match: *`` on S3), holding who holds it (run, host, pid)
+and until when. While the task runs, one thread per process renews the expiry of every lease
+the process holds. The task's outputs are committed only while the lease is still held, and
+the lease is deleted after. So:
+
+- two runs of one flow on one root, on one machine, across machines sharing a bucket, or on
+  separate clusters, never both execute a task: the second waits while the lease is held,
+  then finds the outputs made and skips the task (:class:`Made`);
+- a multi-output task or a dataset is never a mix of two runs' outputs;
+- a lease whose holder died is taken over: at once when the holder was a process on this
+  machine that no longer exists, else when its expiry passed without renewal
+  (``settings.lease_ttl``). The run that takes it over removes the temporaries the dead
+  holder left beside the outputs (their names carry the lease's tag);
+- a wait is bounded by ``settings.lease_wait``, and says what it waits for.
+
+A task whose outputs all exist is never run, so it takes no lease: the no-op path reads no
+lease. Taking over or renewing is a compare-and-swap: on S3 a put with ``If-Match`` on the
+lease's ETag; on a local disk the old lease is renamed aside and checked, and put back if it
+was not the one judged dead. Other fsspec storage gets a best-effort lease (create if absent,
+then read back), and a warning says so once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from . import settings
+from .context import write_tag
+from .errors import TaskError
+from .targets import MemoryTarget, Target, is_local, protocol, redact
+from .targets.core import fitted, temporary_prefix
+
+__all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "take"]
+
+logger = logging.getLogger("daskflow")
+
+HOST = socket.gethostname()
+POLL = (0.02, 1.0)  # a waiter's first and longest pause between looks at a lease
+
+
+class LeaseError(TaskError):
+    """A task's lease could not be had within ``settings.lease_wait``, or was lost."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What a lease says: the task, who holds it, since and until when (epoch seconds)."""
+
+    task: str
+    run: str
+    host: str
+    pid: int
+    since: float
+    expires: float
+    tag: str
+
+    def text(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Holder | None:
+        try:
+            return cls(**json.loads(raw))
+        except (ValueError, TypeError):
+            return None  # being written, or not a lease of ours
+
+    def dead(self, now: float) -> bool:
+        """Whether the holder is gone: its expiry passed, or it was a process of this machine
+        that no longer runs."""
+        return now > self.expires or (self.host == HOST and not _alive(self.pid))
+
+    def describe(self) -> str:
+        return (
+            f"run {self.run} (host {self.host}, pid {self.pid}) since "
+            f"{time.strftime('%H:%M:%S', time.localtime(self.since))}"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- where a lease lives -----------------------------------------------------------------------
+
+
+class _Store:
+    """Exclusive create, read, compare-and-swap and delete of one small object. A ``token``
+    is what the caller read (the raw bytes): a swap or delete happens only if the object
+    still holds it."""
+
+    def __init__(self, fs: Any, path: str) -> None:
+        self.fs, self.path = fs, path
+
+    def create(self, raw: bytes) -> bool:
+        raise NotImplementedError
+
+    def read(self) -> bytes | None:
+        raise NotImplementedError
+
+    def swap(self, old: bytes, raw: bytes) -> bool:
+        raise NotImplementedError
+
+    def delete(self, old: bytes) -> None:
+        raise NotImplementedError
+
+    def renew(self, old: bytes, raw: bytes) -> bool:
+        """:meth:`swap` by the holder itself: the object never goes missing meanwhile."""
+        return self.swap(old, raw)
+
+    def modified(self) -> float | None:
+        """When the object was last written (epoch seconds), if it exists."""
+        try:
+            info = self.fs.info(self.path)
+        except FileNotFoundError:
+            return None
+        stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+        return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp or 0)
+
+
+class _LocalStore(_Store):
+    def create(self, raw: bytes) -> bool:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        return True
+
+    def read(self) -> bytes | None:
+        try:
+            with open(self.path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _aside(self, old: bytes) -> str | None:
+        """Rename the lease aside if it holds ``old``; its new path, or None (put back)."""
+        aside = f"{self.path}.{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return None
+        with open(aside, "rb") as f:
+            if f.read() == old:
+                return aside
+        with contextlib.suppress(FileExistsError):  # not the one judged: put it back
+            os.link(aside, self.path)
+        os.remove(aside)
+        return None
+
+    def swap(self, old: bytes, raw: bytes) -> bool:
+        aside = self._aside(old)
+        if aside is None:
+            return False
+        try:
+            return self.create(raw)
+        finally:
+            os.remove(aside)
+
+    def delete(self, old: bytes) -> None:
+        aside = self._aside(old)
+        if aside is not None:
+            os.remove(aside)
+
+    def renew(self, old: bytes, raw: bytes) -> bool:
+        if self.read() != old:
+            return False
+        fresh = f"{self.path}.{uuid.uuid4().hex[:8]}"
+        with open(fresh, "wb") as f:
+            f.write(raw)
+        os.replace(fresh, self.path)
+        return True
+
+    def modified(self) -> float | None:
+        try:
+            return os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            return None
+
+
+class _S3Store(_Store):
+    """On S3 (and stores that speak its conditional writes): ``If-None-Match: *`` to create,
+    ``If-Match`` on the ETag to swap."""
+
+    def create(self, raw: bytes) -> bool:
+        try:
+            self.fs.pipe_file(self.path, raw, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    def read(self) -> bytes | None:
+        try:
+            raw: bytes = self.fs.cat_file(self.path)
+        except FileNotFoundError:
+            return None
+        return raw
+
+    def _etag(self, old: bytes) -> str | None:
+        """The ETag of the object if it still holds ``old``: its MD5 for a plain put; else
+        (an encrypted bucket) the one the store reports, after reading it again."""
+        try:
+            info = self.fs.info(self.path, refresh=True)
+        except FileNotFoundError:
+            return None
+        etag = str(info.get("ETag", ""))
+        if etag.strip('"') == hashlib.md5(old, usedforsecurity=False).hexdigest():
+            return etag
+        return etag if self.read() == old else None
+
+    def swap(self, old: bytes, raw: bytes) -> bool:
+        etag = self._etag(old)
+        if etag is None:
+            return False
+        try:
+            self.fs.pipe_file(self.path, raw, IfMatch=etag)
+        except (FileNotFoundError, OSError) as e:
+            if (
+                "PreconditionFailed" in str(e)
+                or "412" in str(e)
+                or isinstance(e, FileNotFoundError)
+            ):
+                return False
+            raise
+        return True
+
+    def delete(self, old: bytes) -> None:
+        if self.read() == old:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(self.path)
+
+
+class _OtherStore(_S3Store):
+    """Any other fsspec storage: create if absent, then read back (best effort)."""
+
+    warned: ClassVar[set[str]] = set()
+
+    def create(self, raw: bytes) -> bool:
+        name = type(self.fs).__name__
+        if name not in self.warned and type(self.fs).__module__.split(".")[0] != "fsspec":
+            self.warned.add(name)
+            warnings.warn(
+                f"{name} offers no exclusive create that daskflow knows: two runs that start "
+                "one task at the same instant may both run it",
+                stacklevel=2,
+            )
+        if self.fs.exists(self.path):
+            return False
+        self.fs.pipe_file(self.path, raw)
+        return self.read() == raw
+
+    def swap(self, old: bytes, raw: bytes) -> bool:
+        if self.read() != old:
+            return False
+        self.fs.pipe_file(self.path, raw)
+        return self.read() == raw
+
+
+def _store(target: Target, name: str) -> _Store:
+    fs, path = target._open()
+    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    where = f"{folder}/{name}"
+    if is_local(target.url):
+        return _LocalStore(fs, where)
+    if protocol(target.url) in ("s3", "s3a"):
+        return _S3Store(fs, where)
+    return _OtherStore(fs, where)
+
+
+# -- taking and holding ------------------------------------------------------------------------
+
+
+@dataclass
+class Made:
+    """Another run made the task while this one waited for its lease, or since this run
+    began: skip it. ``by``: the holder waited for, when this run saw it."""
+
+    by: Holder | None
+    waited: float
+
+    def describe(self) -> str:
+        return self.by.describe() if self.by is not None else "another run"
+
+
+class Lease:
+    """A lease this process holds on a task (see :func:`take`)."""
+
+    def __init__(self, store: _Store, holder: Holder, raw: bytes, where: str) -> None:
+        self.store, self.holder, self.raw, self.where = store, holder, raw, where
+        self.lost: str = ""
+        self.lock = threading.Lock()
+
+    def renew(self, ttl: float) -> None:
+        """Move the expiry on; mark the lease lost if somebody took it over."""
+        with self.lock:
+            if self.lost or self.raw is None:
+                return
+            holder = Holder(**{**asdict(self.holder), "expires": time.time() + ttl})
+            raw = holder.text()
+            try:
+                ok = self.store.renew(self.raw, raw)
+            except Exception as e:  # storage hiccup: try again at the next renewal
+                logger.warning("could not renew the lease %s: %s", self.where, e)
+                return
+            if ok:
+                self.holder, self.raw = holder, raw
+            else:
+                self.lost = f"the lease {self.where} was taken over by another run"
+                logger.warning("%s", self.lost)
+
+    def confirm(self) -> None:
+        """Raise :class:`LeaseError` unless this process still holds the lease (before a
+        commit: one read of the lease)."""
+        with self.lock:
+            if not self.lost and self.store.read() != self.raw:
+                self.lost = f"the lease {self.where} was taken over by another run"
+            if self.lost:
+                raise LeaseError(f"{self.holder.task}: {self.lost}; its outputs were not committed")
+
+    def release(self) -> None:
+        _renewer.drop(self)
+        with self.lock:
+            if self.lost:
+                return
+            try:
+                self.store.delete(self.raw)
+            except Exception as e:  # it expires by itself
+                logger.warning("could not remove the lease %s: %s", self.where, e)
+
+
+class _Renewer:
+    """One thread per process that renews the leases it holds, every third of their life."""
+
+    def __init__(self) -> None:
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """(Also in a forked child: the parent's leases and thread are not its own.)"""
+        self.leases: dict[int, tuple[Lease, float]] = {}
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def add(self, lease: Lease, ttl: float) -> None:
+        with self.lock:
+            self.leases[id(lease)] = (lease, ttl)
+            if self.thread is None or not self.thread.is_alive() or self.thread.ident is None:
+                self.thread = threading.Thread(
+                    target=self._loop, name="daskflow-lease-renewer", daemon=True
+                )
+                self.thread.start()
+
+    def drop(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases.pop(id(lease), None)
+
+    def _loop(self) -> None:
+        while True:
+            with self.lock:
+                held = list(self.leases.values())
+            if not held:
+                with self.lock:
+                    if not self.leases:
+                        self.thread = None
+                        return
+                continue
+            now = time.time()
+            for lease, ttl in held:
+                if lease.holder.expires - now < ttl * 2 / 3:
+                    lease.renew(ttl)
+            self.wake.wait(min(ttl for _, ttl in held) / 6)
+
+
+_renewer = _Renewer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renewer.after_fork)
+
+_process_run = uuid.uuid4().hex[:12]
+
+
+def _lease_name(task_id: str) -> str:
+    return fitted(f".{task_id}", ".lease")
+
+
+def take(
+    task_id: str, targets: list[Target], run: str | None = None, fresh: bool = False
+) -> Lease | Made | None:
+    """The lease of the task ``task_id`` whose outputs are ``targets``: a :class:`Lease`
+    held by this process (until :meth:`Lease.release`), or ``None`` when the task has no
+    stored output or leases are off; :class:`Made` if another run made the outputs while
+    this one waited, or since this run began when they were missing then (``fresh``).
+    Raises :class:`LeaseError` after ``settings.lease_wait`` seconds."""
+    stored = [t for t in targets if not isinstance(t, MemoryTarget)]
+    if not stored or not settings.current("leases"):
+        return None
+    ttl = float(settings.current("lease_ttl"))
+    bound = float(settings.current("lease_wait"))
+    store = _store(stored[0], _lease_name(task_id))
+    where = redact(f"{stored[0].folder}/{_lease_name(task_id)}")
+    tag = uuid.uuid4().hex[:8]
+    start = time.monotonic()
+    pause = POLL[0]
+    waiting_for: Holder | None = None
+    before: Any = None
+    while True:
+        now = time.time()
+        holder = Holder(task_id, run or _process_run, HOST, os.getpid(), now, now + ttl, tag)
+        raw = holder.text()
+        if store.create(raw):
+            lease = Lease(store, holder, raw, where)
+            _renewer.add(lease, ttl)
+            if fresh or waiting_for is not None:  # made by a run that held it before?
+                made = _stamps(stored)
+                if made is not None and (fresh or made != before):
+                    lease.release()
+                    return Made(waiting_for, time.monotonic() - start)
+            return lease
+        old = store.read()
+        if old is None:
+            continue  # released between the two looks: try again at once
+        current = Holder.parse(old)
+        if current is None:  # being written now, unless it has been so for a long time
+            stamp = store.modified()
+            dead = stamp is not None and time.time() - stamp > ttl
+        else:
+            dead = current.dead(time.time())
+        if dead and store.swap(old, raw):
+            lease = Lease(store, holder, raw, where)
+            _renewer.add(lease, ttl)
+            if current is not None:
+                _remove_leftovers(stored, current.tag)
+                logger.warning(
+                    "%s: took over the lease %s of %s, which is gone",
+                    task_id,
+                    where,
+                    current.describe(),
+                )
+            return lease
+        if dead:
+            continue
+        if waiting_for is None and current is not None:
+            waiting_for, before = current, _stamps(stored)
+            logger.warning(
+                "%s is being run by %s; waiting for it (up to %g s)",
+                task_id,
+                current.describe(),
+                bound,
+            )
+        if time.monotonic() - start > bound:
+            who = current.describe() if current is not None else "another run"
+            raise LeaseError(
+                f"{task_id}: its lease {where} was still held by {who} after {bound:g} s "
+                "(settings.lease_wait); if that run is gone, delete the lease"
+            )
+        time.sleep(pause)
+        pause = min(pause * 1.5, POLL[1])
+
+
+def _stamps(targets: list[Target]) -> Any:
+    """What the outputs are now (``None`` if one is missing): changes when one is rewritten."""
+    stamps = []
+    for t in targets:
+        fs, path = t._open()
+        folder, name = t.probe
+        if f"{folder}/{name}" != t.url:  # a dataset: its marker file
+            path = f"{path}/{name}"
+        try:
+            fs.invalidate_cache(path)
+            info = fs.info(path)
+        except FileNotFoundError:
+            return None
+        stamps.append((info.get("ETag"), info.get("size"), str(info.get("mtime") or "")))
+    return stamps
+
+
+def _remove_leftovers(targets: list[Target], tag: str) -> None:
+    """Remove the temporaries that the dead holder tagged ``tag`` left beside ``targets``."""
+    for t in targets:
+        fs, path = t._open()
+        folder, _, name = path.rpartition("/")
+        prefix = temporary_prefix(name, tag)
+        try:
+            for entry in fs.ls(folder or ".", detail=False):
+                if entry.rstrip("/").rsplit("/", 1)[-1].startswith(prefix):
+                    fs.rm(entry, recursive=True)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                logger.warning("could not remove temporaries of %s: %s", redact(t.url), e)
+
+
+@contextlib.contextmanager
+def held(lease: Lease | None) -> Iterator[None]:
+    """Name the task's temporaries after ``lease`` while inside."""
+    token = write_tag.set(lease.holder.tag if lease is not None else None)
+    try:
+        yield
+    finally:
+        write_tag.reset(token)

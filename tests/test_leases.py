@@ -1,0 +1,281 @@
+"""Leases: concurrent runs on one root compute each task once and never mix their outputs;
+a dead holder's lease is taken over and its leftovers removed; every wait is bounded.
+
+The concurrent runs are real processes (``concurrent_flow.py``) started together on one
+root, on local disk and on a real S3 server (moto); each task records its runs in a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+
+import daskflow
+from daskflow import leases, settings
+from daskflow.leases import LeaseError
+from daskflow.tasks import TaskPickle
+
+FLOW = str(Path(__file__).with_name("concurrent_flow.py"))
+TASKS = ["Leaf0", "Leaf1", "Leaf2", "Multi", "Dataset", "Top"]
+
+
+def _start(root: str, label: str, runs: Path, *extra: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, FLOW, root, label, *extra],
+        env={**os.environ, "RUNS": str(runs), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen, timeout: float = 120) -> dict:
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"a run did not end within {timeout} s:\n{err[-3000:]}")
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _runs(path: Path) -> Counter:
+    return Counter(line.split(":")[0] for line in path.read_text().splitlines())
+
+
+def _storage(where: str, request) -> tuple[str, list[str], object]:
+    """The root, the extra arguments for concurrent_flow.py, and a way to read outputs."""
+    if where == "local":
+        return str(Path("root").absolute()), [], None
+    s3 = request.getfixturevalue("s3")
+    return s3.url, ["--storage", json.dumps(settings.storage_options)], s3
+
+
+def _multi_labels(root: str, s3) -> set:
+    names = "abcdef"
+    if s3 is None:
+        folder = Path(root) / "Multi"
+        return {pickle.loads((folder / f"Multi__99914b932b-{n}.pkl").read_bytes()) for n in names}
+    return {
+        pickle.loads(s3.fs.cat_file(f"{root[5:]}/Multi/Multi__99914b932b-{n}.pkl")) for n in names
+    }
+
+
+def _dataset_labels(root: str, s3) -> set:
+    url = f"{root}/Dataset/Dataset__99914b932b-data.parquet"
+    options = {} if s3 is None else settings.storage_options
+    if s3 is not None:  # what this process listed before another one rewrote it is stale
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+    frame = pd.read_parquet(url, storage_options=options or None)
+    assert len(frame) == 40
+    return set(frame["label"])
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_two_runs_at_once_compute_each_task_once(where, request, tmp_path):
+    root, extra, s3 = _storage(where, request)
+    runs = tmp_path / "runs"
+    first, second = (_start(root, label, runs, *extra) for label in ("P1", "P2"))
+    results = [_finish(first), _finish(second)]
+    assert all(r["status"] == "SUCCESS" for r in results), results
+    assert _runs(runs) == Counter(TASKS), runs.read_text()  # each task once, whoever ran it
+    for r in results:  # the other run's tasks count as complete in each result
+        assert set(r["states"].values()) <= {"ran", "complete"}
+    assert len(_multi_labels(root, s3)) == 1  # six outputs of one run, never a mix
+    assert len(_dataset_labels(root, s3)) == 1
+    assert not _leases_left(root, s3)
+
+
+def _leases_left(root: str, s3) -> list[str]:
+    if s3 is None:
+        return [str(p) for p in Path(root).rglob("*.lease*")]
+    return [p for p in s3.fs.find(root[5:]) if ".lease" in p]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_concurrent_forced_runs_never_fail_or_mix(where, request, tmp_path):
+    root, extra, s3 = _storage(where, request)
+    runs = tmp_path / "runs"
+    _finish(_start(root, "P0", runs, *extra))
+    runs.unlink()
+    for _ in range(2):
+        a, b = (_start(root, label, runs, *extra, "--force") for label in ("P1", "P2"))
+        results = [_finish(a), _finish(b)]
+        assert all(r["status"] == "SUCCESS" for r in results), results
+        assert len(_multi_labels(root, s3)) == 1
+        assert len(_dataset_labels(root, s3)) == 1
+    counts = _runs(runs)
+    assert set(counts) == {"Multi", "Dataset", "Top"}  # the leaves were never forced
+    assert all(n <= 4 for n in counts.values()), counts  # at most once per run, never at once
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"{what} within {timeout} s")
+
+
+def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(tmp_path):
+    root = Path("root").absolute()
+    runs = tmp_path / "runs"
+    holder = _start(str(root), "P1", runs, "--hang")
+    folder = root / "Hang"
+    try:
+        _wait_for(lambda: list(folder.glob(".Hang__*.tmp")), 60, "the holder staged no save")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.communicate(timeout=30)
+    assert list(folder.glob(".Hang__*.lease")), "the dead holder's lease is still there"
+    sys.path.insert(0, str(Path(FLOW).parent))
+    try:
+        import concurrent_flow
+    finally:
+        sys.path.pop(0)
+    daskflow.set_dir(root)
+    start = time.monotonic()
+    os.environ["RUNS"], os.environ["FLOW_HANG"] = str(runs), "0"
+    try:
+        result = daskflow.Workflow(concurrent_flow.Hang).run(execution_summary=False)
+    finally:
+        del os.environ["RUNS"], os.environ["FLOW_HANG"]
+    assert result.status == "SUCCESS"
+    assert time.monotonic() - start < 30  # no waiting for the lease to expire
+    assert _runs(runs) == Counter({"Hang": 2})
+    assert sorted(p.name for p in folder.iterdir()) == ["Hang__99914b932b-data.pkl"]
+
+
+class Leased(TaskPickle):
+    def run(self):
+        self.save("made here")
+
+
+def _fake_lease(task: TaskPickle, host: str, pid: int, expires: float) -> Path:
+    target = task.output()
+    path = Path(target.path).parent / f".{task.task_id}.lease"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = leases.Holder(task.task_id, "other-run", host, pid, time.time(), expires, "f00d")
+    path.write_bytes(holder.text())
+    return path
+
+
+def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder():
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _fake_lease(Leased(), socket.gethostname(), sleeper.pid, time.time() + 600)
+        settings.lease_wait = 0.5
+        start = time.monotonic()
+        result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
+        assert time.monotonic() - start < 10
+        error = result.errors[Leased().task_id]
+        assert isinstance(error, LeaseError)
+        assert f"pid {sleeper.pid}" in str(error) and "other-run" in str(error)
+        assert "settings.lease_wait" in str(error)
+        assert not Leased().complete()
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=30)
+
+
+def test_expired_lease_of_another_machine_is_taken_over():
+    lease = _fake_lease(Leased(), "elsewhere.example", 1, time.time() - 1)
+    result = daskflow.Workflow(Leased).run(execution_summary=False)
+    assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
+    assert not lease.exists()
+
+
+def test_live_lease_of_another_machine_is_waited_for(monkeypatch):
+    _fake_lease(Leased(), "elsewhere.example", 1, time.time() + 600)
+    settings.lease_wait = 0.3
+    result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
+    assert "elsewhere.example" in str(result.errors[Leased().task_id])
+
+
+def test_complete_tasks_take_no_lease(monkeypatch):
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    calls = []
+    monkeypatch.setattr(leases, "take", lambda *a, **k: calls.append(a))
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    assert calls == []
+
+
+def test_leases_can_be_turned_off(monkeypatch):
+    settings.leases = False
+    made = []
+    create = leases._LocalStore.create
+    monkeypatch.setattr(
+        leases._LocalStore, "create", lambda self, raw: made.append(1) or create(self, raw)
+    )
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    assert Leased().complete() and made == []
+
+
+class LongName(TaskPickle):
+    persist: ClassVar[list[str]] = ["x" * 230]
+
+    def run(self):
+        self.save({"x" * 230: 1})
+
+
+def test_output_names_near_the_limit_save_and_lease():
+    # the output's own name is legal; its temporary and lease names must stay legal too
+    result = daskflow.Workflow(LongName).run(execution_summary=False)
+    assert result.status == "SUCCESS"
+    assert len(Path(LongName().output()["x" * 230].path).name) > 240
+    assert LongName().complete()
+
+
+@pytest.mark.parametrize("scheduler", [None, "processes"], ids=["default", "processes"])
+def test_local_workers_exit_when_their_caller_is_killed(scheduler, tmp_path):
+    runs = tmp_path / "runs"
+    chosen = ["--scheduler", scheduler] if scheduler else []
+    driver = _start(str(Path("root").absolute()), "P1", runs, "--sleepers", *chosen)
+    try:
+
+        def workers() -> set[int]:
+            assert driver.poll() is None, driver.communicate()[1][-2000:]
+            pids = {int(line.split(":")[0].split("-")[1]) for line in _lines(runs)}
+            return pids - {driver.pid}
+
+        found = _wait_for(workers, 60, "no task reached a worker process")
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.communicate(timeout=30)
+    try:
+        _wait_for(lambda: not any(_alive(p) for p in found), 10, f"workers {found} still run")
+    finally:
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (not yet reaped by init) has exited
+        return f.read().split(")")[-1].split()[0] != "Z"
