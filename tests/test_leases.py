@@ -169,19 +169,25 @@ class Leased(TaskPickle):
         self.save("made here")
 
 
-def _fake_lease(task: TaskPickle, host: str, pid: int, expires: float) -> Path:
-    target = task.output()
-    path = Path(target.path).parent / f".{task.task_id}.lease"
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _fake_lease(task: TaskPickle, host: str, pid: int, expires: float, s3=None):
+    """Write a lease of another run on ``task``; a function that says if it is still there."""
     holder = leases.Holder(task.task_id, "other-run", host, pid, time.time(), expires, "f00d")
+    url = f"{task.output().folder}/.{task.task_id}.lease"
+    if s3 is not None:
+        s3.fs.pipe_file(url[5:], holder.text())
+        return lambda: s3.fs.exists(url[5:])
+    path = Path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(holder.text())
-    return path
+    return path.exists
 
 
-def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder():
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder(where, request):
+    s3 = _storage(where, request)[2]
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        _fake_lease(Leased(), socket.gethostname(), sleeper.pid, time.time() + 600)
+        _fake_lease(Leased(), socket.gethostname(), sleeper.pid, time.time() + 600, s3)
         settings.lease_wait = 0.5
         start = time.monotonic()
         result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
@@ -196,15 +202,19 @@ def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder():
         sleeper.wait(timeout=30)
 
 
-def test_expired_lease_of_another_machine_is_taken_over():
-    lease = _fake_lease(Leased(), "elsewhere.example", 1, time.time() - 1)
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_expired_lease_of_another_machine_is_taken_over(where, request):
+    s3 = _storage(where, request)[2]
+    there = _fake_lease(Leased(), "elsewhere.example", 1, time.time() - 1, s3)
     result = daskflow.Workflow(Leased).run(execution_summary=False)
     assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
-    assert not lease.exists()
+    assert not there()
 
 
-def test_live_lease_of_another_machine_is_waited_for(monkeypatch):
-    _fake_lease(Leased(), "elsewhere.example", 1, time.time() + 600)
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_live_lease_of_another_machine_is_waited_for(where, request):
+    s3 = _storage(where, request)[2]
+    _fake_lease(Leased(), "elsewhere.example", 1, time.time() + 600, s3)
     settings.lease_wait = 0.3
     result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
     assert "elsewhere.example" in str(result.errors[Leased().task_id])
@@ -279,3 +289,22 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as f:  # a zombie (not yet reaped by init) has exited
         return f.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_store_is_exclusive_and_swaps_only_what_it_read(where, request):
+    s3 = _storage(where, request)[2]
+    target = Leased().output()
+    store = leases._store(target, ".x.lease")
+    assert store.create(b"one") and not store.create(b"two")
+    assert store.read() == b"one"
+    assert store.swap(b"one", b"three") and store.read() == b"three"
+    assert not store.swap(b"one", b"four")  # somebody else's since: left alone
+    assert store.read() == b"three"
+    assert not store.renew(b"one", b"five") and store.renew(b"three", b"six")
+    store.delete(b"three")  # not what it holds: kept
+    assert store.read() == b"six"
+    store.delete(b"six")
+    assert store.read() is None and store.create(b"seven")
+    if s3 is not None:
+        assert isinstance(store, leases._S3Store)
