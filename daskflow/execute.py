@@ -16,6 +16,7 @@ The scheduler is chosen in :mod:`daskflow.schedulers`; while the run is under wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
@@ -91,8 +92,9 @@ def execute(
             outcome = [None] * len(keys)
         finally:
             progress.close()
-            if token is not None:
-                chosen.client.set_metadata([COMMITTED, token], None)
+            if token is not None and error is None:  # best effort: the cluster may be gone
+                with contextlib.suppress(Exception):
+                    chosen.client.set_metadata([COMMITTED, token], None)
     results = _fill(graph, keys, outcome, error)
     if chosen.portable:
         with _data_lock:

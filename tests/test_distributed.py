@@ -567,6 +567,39 @@ def test_unreachable_scheduler_is_a_cluster_error_naming_the_address():
     assert records() == []
 
 
+@contextlib.contextmanager
+def _silent_server(http: bool):
+    """A port that accepts connections and never answers (or answers as an HTTP server)."""
+    import http.server
+
+    if http:
+        server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("http", [False, True], ids=["silent socket", "http server"])
+def test_scheduler_address_that_never_answers_fails_within_the_timeout(http):
+    daskflow.settings.connect_timeout = 2
+    with _silent_server(http) as address:
+        start = time.monotonic()
+        with pytest.raises(ClusterError) as info:
+            daskflow.Workflow(Join).run(scheduler=address, execution_summary=False)
+        assert time.monotonic() - start < 15
+    assert address in str(info.value) and "within 2 s" in str(info.value)
+    assert records() == []
+
+
 # -- a cluster of separate dask scheduler / dask worker processes ----------------------------
 
 
@@ -688,3 +721,49 @@ def test_two_runs_with_different_roots_on_one_cluster_each_write_their_own(clien
     assert [results[e].status for e in ("dev", "prod")] == ["SUCCESS", "SUCCESS"]
     for env in ("dev", "prod"):
         assert daskflow.Workflow(SlowOut, path=str(tmp_path / env)).complete(), env
+
+
+def test_scheduler_lost_mid_run_is_an_error_on_the_result(tmp_path):
+    """A scheduler killed while tasks run: the run ends (within the client's reconnect
+    window, the connect timeout) with a ClusterError for the tasks it could not finish;
+    abort=False returns the result, as for any failed task."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "RUNS": str(runs), "FLOW_HANG": "6"}
+    dask_cli = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp_path}
+    scheduler = subprocess.Popen(
+        [*dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        **quiet,
+    )
+    worker = subprocess.Popen(
+        [*dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"], env=env, **quiet
+    )
+    try:
+        with Client(address, timeout=60, set_as_default=False) as c:
+            c.wait_for_workers(1, timeout=60)
+        import concurrent_flow
+
+        daskflow.settings.connect_timeout = 3
+
+        def kill_when_a_task_runs():
+            deadline = time.monotonic() + 60
+            while not runs.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            scheduler.kill()
+
+        killer = threading.Thread(target=kill_when_a_task_runs, daemon=True)
+        killer.start()
+        start = time.monotonic()
+        result = daskflow.Workflow(concurrent_flow.Sleepers).run(
+            scheduler=address, abort=False, execution_summary=False
+        )
+        assert time.monotonic() - start < 60
+        assert result.status == "FAILED"
+        errors = list(result.errors.values())
+        assert errors and all(isinstance(e, ClusterError) for e in errors), errors
+        assert f"lost the Dask scheduler at {address}" in str(errors[0])
+        assert result.states[concurrent_flow.Sleepers().task_id] == "upstream_failed"
+    finally:
+        _stop([worker, scheduler])
