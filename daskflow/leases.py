@@ -45,7 +45,7 @@ from . import settings
 from .context import write_tag
 from .errors import TaskError
 from .targets import MemoryTarget, Target, is_local, protocol, redact
-from .targets.core import fitted, temporary_prefix
+from .targets.core import fitted, process_alive, temporary_prefix
 
 __all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "take"]
 
@@ -84,23 +84,13 @@ class Holder:
     def dead(self, now: float) -> bool:
         """Whether the holder is gone: its expiry passed, or it was a process of this machine
         that no longer runs."""
-        return now > self.expires or (self.host == HOST and not _alive(self.pid))
+        return now > self.expires or (self.host == HOST and not process_alive(self.pid))
 
     def describe(self) -> str:
         return (
             f"run {self.run} (host {self.host}, pid {self.pid}) since "
             f"{time.strftime('%H:%M:%S', time.localtime(self.since))}"
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- where a lease lives -----------------------------------------------------------------------

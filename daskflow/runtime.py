@@ -42,6 +42,7 @@ from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .graph import build, to_run
 from .targets import MemoryTarget, data, protocol, redact, resolve, staging
+from .targets.core import sweep_system_temp
 from .tasks import Task, TaskAggregator, _map_structure, flatten
 
 __all__ = [
@@ -287,6 +288,8 @@ def _run_task(
         logger.info("%r was committed earlier in this run; not run again", task)
         return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
+    for path in sweep_system_temp():  # (at most once a minute in a process)
+        logger.info("removed %s, left by a process that no longer runs", path)
     tokens = run_inputs.set(values), base_dir.set(away.cwd if away else None)
     lease: leases.Lease | leases.Made | None = None
     try:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 import daskflow
 from daskflow import leases, settings
 from daskflow.leases import LeaseError
+from daskflow.targets import core
 from daskflow.tasks import TaskPickle
 
 FLOW = str(Path(__file__).with_name("concurrent_flow.py"))
@@ -135,17 +137,24 @@ def _wait_for(predicate, timeout: float, what: str):
     pytest.fail(f"{what} within {timeout} s")
 
 
-def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(tmp_path):
-    root = Path("root").absolute()
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(where, request, tmp_path):
+    root, extra, s3 = _storage(where, request)
     runs = tmp_path / "runs"
-    holder = _start(str(root), "P1", runs, "--hang")
-    folder = root / "Hang"
+    holder = _start(root, "P1", runs, "--hang", *extra)
+    staged = f"daskflow-{holder.pid}-"  # on S3, a save is staged in the system temp folder
+
+    def leftovers() -> list[str]:
+        if s3 is None:
+            return [p.name for p in (Path(root) / "Hang").glob(".Hang__*.tmp")]
+        return [p for p in os.listdir(tempfile.gettempdir()) if p.startswith(staged)]
+
     try:
-        _wait_for(lambda: list(folder.glob(".Hang__*.tmp")), 60, "the holder staged no save")
+        _wait_for(leftovers, 60, "the holder staged no save")
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.communicate(timeout=30)
-    assert list(folder.glob(".Hang__*.lease")), "the dead holder's lease is still there"
+    assert [p for p in _listing(root, s3) if p.endswith(".lease")], "no lease left behind"
     sys.path.insert(0, str(Path(FLOW).parent))
     try:
         import concurrent_flow
@@ -154,6 +163,8 @@ def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(tmp_pat
     daskflow.set_dir(root)
     start = time.monotonic()
     os.environ["RUNS"], os.environ["FLOW_HANG"] = str(runs), "0"
+    time.sleep(5)  # the system temp folder is swept of what is at least 5 s old
+    core._SWEPT[0] = 0.0  # (and at most once a minute: an earlier test may have swept)
     try:
         result = daskflow.Workflow(concurrent_flow.Hang).run(execution_summary=False)
     finally:
@@ -161,7 +172,14 @@ def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(tmp_pat
     assert result.status == "SUCCESS"
     assert time.monotonic() - start < 30  # no waiting for the lease to expire
     assert _runs(runs) == Counter({"Hang": 2})
-    assert sorted(p.name for p in folder.iterdir()) == ["Hang__99914b932b-data.pkl"]
+    assert _listing(root, s3) == ["Hang__99914b932b-data.pkl"]
+    assert leftovers() == []
+
+
+def _listing(root: str, s3) -> list[str]:
+    if s3 is None:
+        return sorted(p.name for p in (Path(root) / "Hang").iterdir())
+    return sorted(p.rsplit("/", 1)[-1] for p in s3.fs.find(f"{root[5:]}/Hang"))
 
 
 class Leased(TaskPickle):

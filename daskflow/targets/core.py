@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -416,6 +417,52 @@ def system_temp_prefix() -> str:
     """The prefix of this process's files in the system's temporary folder (staged uploads,
     downloads): ``daskflow-{pid}-``, so a later run can tell those of a killed process."""
     return f"daskflow-{os.getpid()}-"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    except OSError:  # no such pid on this platform
+        return False
+    return True
+
+
+_SWEPT = [0.0]  # when this process last swept the system's temporary folder
+
+
+def sweep_system_temp(every: float = 60.0, min_age: float = 5.0) -> list[str]:
+    """Remove the files and folders that processes of this machine which no longer exist
+    left in the system's temporary folder (``daskflow-{pid}-*``: staged uploads, downloads
+    of a writer killed mid-save); at most once every ``every`` seconds. What it removed."""
+    now = time.time()
+    if now - _SWEPT[0] < every:
+        return []
+    _SWEPT[0] = now
+    removed = []
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return []
+    for entry in entries:
+        owner = entry.name[len("daskflow-") :].split("-", 1)[0]
+        if not entry.name.startswith("daskflow-") or not owner.isdigit():
+            continue
+        if int(owner) == os.getpid() or process_alive(int(owner)):
+            continue
+        with contextlib.suppress(OSError):
+            if now - entry.stat(follow_symlinks=False).st_mtime < min_age:
+                continue  # (a pid reused between its start and its first write: leave it)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.remove(entry.path)
+            removed.append(entry.path)
+    return removed
 
 
 class _InFolder(str):
