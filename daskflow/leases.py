@@ -53,6 +53,7 @@ logger = logging.getLogger("daskflow")
 
 HOST = socket.gethostname()
 POLL = (0.02, 1.0)  # a waiter's first and longest pause between looks at a lease
+NOTICE = 10.0  # seconds of waiting for another run's task before a warning says so
 
 
 class LeaseError(TaskError):
@@ -119,6 +120,11 @@ class _Store:
     def renew(self, old: bytes, raw: bytes) -> bool:
         """:meth:`swap` by the holder itself: the object never goes missing meanwhile."""
         return self.swap(old, raw)
+
+    def remove(self) -> None:
+        """Delete the object, whatever it holds."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path)
 
     def modified(self) -> float | None:
         """When the object was last written (epoch seconds), if it exists."""
@@ -323,11 +329,20 @@ class Lease:
                 self.lost = f"the lease {self.where} was taken over by another run"
                 logger.warning("%s", self.lost)
 
+    def _safe(self) -> bool:
+        """Whether nobody can have taken the lease over: it is not near its expiry (others
+        take over only an expired lease, or one of a dead process), and the store's
+        compare-and-swap is atomic (a local takeover has a moment with no lease at all)."""
+        margin = settings.current("lease_ttl") / 3
+        return not isinstance(self.store, _LocalStore) and time.time() < (
+            self.holder.expires - margin
+        )
+
     def confirm(self) -> None:
         """Raise :class:`LeaseError` unless this process still holds the lease (before a
-        commit: one read of the lease)."""
+        commit: a read of the lease, unless it cannot have been taken over)."""
         with self.lock:
-            if not self.lost and self.store.read() != self.raw:
+            if not self.lost and not self._safe() and self.store.read() != self.raw:
                 self.lost = f"the lease {self.where} was taken over by another run"
             if self.lost:
                 raise LeaseError(f"{self.holder.task}: {self.lost}; its outputs were not committed")
@@ -338,7 +353,10 @@ class Lease:
             if self.lost:
                 return
             try:
-                self.store.delete(self.raw)
+                if self._safe():  # ours for sure: delete it without reading it first
+                    self.store.remove()
+                else:
+                    self.store.delete(self.raw)
             except Exception as e:  # it expires by itself
                 logger.warning("could not remove the lease %s: %s", self.where, e)
 
@@ -417,6 +435,7 @@ def take(
     pause = POLL[0]
     waiting_for: Holder | None = None
     before: Any = None
+    told = False
     while True:
         now = time.time()
         holder = Holder(task_id, run or _process_run, HOST, os.getpid(), now, now + ttl, tag)
@@ -455,13 +474,19 @@ def take(
             continue
         if waiting_for is None and current is not None:
             waiting_for, before = current, _stamps(stored)
+            logger.info("%s is being run by %s; waiting for it", task_id, current.describe())
+        waited = time.monotonic() - start
+        if current is not None and not told and waited > NOTICE:
+            told = True
             logger.warning(
-                "%s is being run by %s; waiting for it (up to %g s)",
+                "%s is being run by %s; waited %.0f s for it so far (up to %g s, "
+                "settings.lease_wait)",
                 task_id,
                 current.describe(),
+                waited,
                 bound,
             )
-        if time.monotonic() - start > bound:
+        if waited > bound:
             who = current.describe() if current is not None else "another run"
             raise LeaseError(
                 f"{task_id}: its lease {where} was still held by {who} after {bound:g} s "
@@ -480,12 +505,22 @@ def _stamps(targets: list[Target]) -> Any:
         if f"{folder}/{name}" != t.url:  # a dataset: its marker file
             path = f"{path}/{name}"
         try:
-            fs.invalidate_cache(path)
-            info = fs.info(path)
+            stamps.append(_stamp(fs, path, protocol(t.url)))
         except FileNotFoundError:
             return None
-        stamps.append((info.get("ETag"), info.get("size"), str(info.get("mtime") or "")))
     return stamps
+
+
+def _stamp(fs: Any, path: str, scheme: str | None) -> Any:
+    if scheme in ("s3", "s3a"):  # one HEAD (info() lists the prefix too when it is missing)
+        bucket, key, _ = fs.split_path(path)
+        head = fs.call_s3("head_object", Bucket=bucket, Key=key)
+        return (head.get("ETag"), head.get("ContentLength"))
+    fs.invalidate_cache(path)
+    info = fs.info(path)
+    if info.get("type") == "directory":
+        raise FileNotFoundError(path)
+    return (info.get("ETag"), info.get("size"), str(info.get("mtime") or ""))
 
 
 def _remove_leftovers(targets: list[Target], tag: str) -> None:
