@@ -330,13 +330,10 @@ class Lease:
                 logger.warning("%s", self.lost)
 
     def _safe(self) -> bool:
-        """Whether nobody can have taken the lease over: it is not near its expiry (others
-        take over only an expired lease, or one of a dead process), and the store's
-        compare-and-swap is atomic (a local takeover has a moment with no lease at all)."""
-        margin = settings.current("lease_ttl") / 3
-        return not isinstance(self.store, _LocalStore) and time.time() < (
-            self.holder.expires - margin
-        )
+        """Whether nobody can have taken the lease over: it is not near its expiry, and
+        others take over only an expired lease, or one of a process that is gone."""
+        margin = float(settings.current("lease_ttl")) / 3
+        return time.time() < self.holder.expires - margin
 
     def confirm(self) -> None:
         """Raise :class:`LeaseError` unless this process still holds the lease (before a
@@ -512,6 +509,11 @@ def _stamps(targets: list[Target]) -> Any:
 
 
 def _stamp(fs: Any, path: str, scheme: str | None) -> Any:
+    if is_local(path if scheme is None else f"{scheme}://"):
+        st = os.stat(path)  # FileNotFoundError if missing
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path)
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
     if scheme in ("s3", "s3a"):  # one HEAD (info() lists the prefix too when it is missing)
         bucket, key, _ = fs.split_path(path)
         head = fs.call_s3("head_object", Bucket=bucket, Key=key)
