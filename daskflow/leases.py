@@ -27,7 +27,6 @@ then read back), and a warning says so once.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
@@ -45,7 +44,7 @@ from . import settings
 from .context import write_tag
 from .errors import TaskError
 from .targets import MemoryTarget, Target, is_local, protocol, redact
-from .targets.core import fitted, process_alive, temporary_prefix
+from .targets.core import fitted, process_alive, remove_temporaries
 
 __all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "take"]
 
@@ -459,7 +458,8 @@ def take(
             lease = Lease(store, holder, raw, where)
             _renewer.add(lease, ttl)
             if current is not None:
-                _remove_leftovers(stored, current.tag)
+                for path in remove_temporaries(stored, current.tag):
+                    logger.info("removed %s, left by %s", path, current.describe())
                 logger.warning(
                     "%s: took over the lease %s of %s, which is gone",
                     task_id,
@@ -523,23 +523,6 @@ def _stamp(fs: Any, path: str, scheme: str | None) -> Any:
     if info.get("type") == "directory":
         raise FileNotFoundError(path)
     return (info.get("ETag"), info.get("size"), str(info.get("mtime") or ""))
-
-
-def _remove_leftovers(targets: list[Target], tag: str) -> None:
-    """Remove the temporaries that the dead holder tagged ``tag`` left beside ``targets``."""
-    for t in targets:
-        fs, path = t._open()
-        folder, _, name = path.rpartition("/")
-        prefix = temporary_prefix(name, tag)
-        try:
-            for entry in fs.ls(folder or ".", detail=False):
-                if entry.rstrip("/").rsplit("/", 1)[-1].startswith(prefix):
-                    fs.rm(entry, recursive=True)
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                logger.warning("could not remove temporaries of %s: %s", redact(t.url), e)
 
 
 @contextlib.contextmanager

@@ -326,3 +326,18 @@ def test_store_is_exclusive_and_swaps_only_what_it_read(where, request):
     assert store.read() is None and store.create(b"seven")
     if s3 is not None:
         assert isinstance(store, leases._S3Store)
+
+
+def test_reset_removes_the_temporaries_a_killed_writer_left():
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    output = Path(Leased().output().path)
+    name = output.name
+    left = [output.parent / f".{name}.0123456789abcde.tmp", output.parent / f".{name}.f00d-1.tmp"]
+    left[0].write_bytes(b"half a pickle")
+    left[1].mkdir()  # a DataTarget's temporary folder
+    (left[1] / name).write_bytes(b"half")
+    other = output.parent / f".{name}2.0123456789abcde.tmp"  # another output's, same folder
+    other.write_bytes(b"another output's")
+    Leased().reset()
+    assert not output.exists() and not any(p.exists() for p in left)
+    assert other.exists()  # only the reset task's own

@@ -413,6 +413,33 @@ def temporary_prefix(name: str, lease: str = "") -> str:
     return fitted(f".{name}", "." + "x" * TAG_LENGTH + ".tmp")[: -TAG_LENGTH - 4] + lease
 
 
+def remove_temporaries(targets: list[Target], tag: str = "") -> list[str]:
+    """Remove the temporaries written beside ``targets`` (those tagged with lease ``tag``
+    only, when given), listing each folder once; what was removed. A writer that still
+    runs loses its temporary and fails its commit: nothing partial counts as complete."""
+    by_folder: dict[str, list[tuple[Any, str]]] = {}
+    for t in targets:
+        if isinstance(t, MemoryTarget):
+            continue
+        fs, path = t._open()
+        folder, _, name = path.rpartition("/")
+        by_folder.setdefault(folder or ".", []).append((fs, temporary_prefix(name, tag)))
+    removed = []
+    for folder, wanted in by_folder.items():
+        fs = wanted[0][0]
+        try:
+            entries = fs.ls(folder, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        prefixes = tuple(prefix for _, prefix in wanted)
+        for entry in entries:
+            if entry.rstrip("/").rsplit("/", 1)[-1].startswith(prefixes):
+                with contextlib.suppress(FileNotFoundError):
+                    fs.rm(entry, recursive=True)
+                    removed.append(entry)
+    return removed
+
+
 def system_temp_prefix() -> str:
     """The prefix of this process's files in the system's temporary folder (staged uploads,
     downloads): ``daskflow-{pid}-``, so a later run can tell those of a killed process."""

@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..parameters import PRIVATE, Parameter, adopt
 from ..targets import Target, exists_many
+from ..targets.core import remove_temporaries
 from .ids import task_id_str
 
 __all__ = ["Task", "TaskAggregator", "flatten", "root_of"]
@@ -290,12 +291,15 @@ class Task:
         return build([self]).status(check)[self.task_id]
 
     def reset(self, confirm: bool = False) -> bool:
-        """Delete this task's outputs; with ``confirm=True`` ask first."""
+        """Delete this task's outputs, and temporaries a killed writer left beside them;
+        with ``confirm=True`` ask first."""
         if confirm and not _confirm(f"Reset {self!r}?"):
             print("Reset cancelled")
             return False
-        for target in self.output_targets():
+        targets = self.output_targets()
+        for target in targets:
             target.remove()
+        remove_temporaries(targets)  # what a writer killed mid-save left beside them
         return True
 
     invalidate = reset  # d6tflow's older name
