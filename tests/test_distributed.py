@@ -506,6 +506,7 @@ class Slow(TaskPickle):
     i = daskflow.IntParameter()
 
     def run(self):
+        record(repr(self))
         time.sleep(0.3)
         self.save(pd.DataFrame({"i": [self.i] * 100_000, "v": range(100_000)}))
 
@@ -515,6 +516,7 @@ class SlowJoin(TaskPickle):
         return [Slow(i=i) for i in range(4)]
 
     def run(self):
+        record(repr(self))
         self.save([int(df["v"].sum()) + int(df["i"].sum()) for df in self.inputLoad()])
 
 
@@ -545,6 +547,8 @@ def test_two_clients_run_the_same_flow_at_the_same_time(cluster, client):
         assert len(frame) == 100_000 and set(frame["i"]) == {i}
     leftovers = [p for p in Path(os.fspath(daskflow.settings.dirpath)).rglob(".*.tmp")]
     assert leftovers == []
+    # each task ran once, by one of the two runs (leases): the other waited and skipped it
+    assert sorted(records()) == sorted([*(f"Slow(i={i})" for i in range(4)), "SlowJoin()"])
 
 
 # -- an unreachable scheduler ----------------------------------------------------------------
