@@ -37,7 +37,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from . import settings
@@ -72,7 +72,7 @@ class Holder:
     tag: str
 
     def text(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return json.dumps(vars(self), sort_keys=True).encode()
 
     @classmethod
     def parse(cls, raw: bytes) -> Holder | None:
@@ -315,7 +315,7 @@ class Lease:
         with self.lock:
             if self.lost or self.raw is None:
                 return
-            holder = Holder(**{**asdict(self.holder), "expires": time.time() + ttl})
+            holder = replace(self.holder, expires=time.time() + ttl)
             raw = holder.text()
             try:
                 ok = self.store.renew(self.raw, raw)
