@@ -1,18 +1,20 @@
 """Compile the tasks a run executes into one Dask graph.
 
 The graph is a plain mapping any Dask get-function accepts: one key per task (its
-``task_id``), whose value is ``(run_node, task, [upstream keys], given, env)``, calling
-:func:`daskflow.runtime.run_node`. Only tasks that run are in it; complete upstream tasks are
-read from storage by the tasks that need them, except their in-memory outputs, which travel
-with the node (``given``).
+``task_id``), whose value is ``(run_node, task, [upstream keys], given, env, fresh,
+provenance)``, calling :func:`daskflow.runtime.run_node`. Only tasks that run are in it;
+complete upstream tasks are read from storage by the tasks that need them, except their
+in-memory outputs, which travel with the node (``given``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .fingerprint import fingerprint
 from .graph import TaskGraph
+from .manifests import Provenance
 from .runtime import Environment, Shipped, Unsendable, _dumps, memory_values, run_node
 from .tasks import Task
 
@@ -61,6 +63,7 @@ def compile_graph(
     ship: bool = False,
     token: str | None = None,
     fresh: Iterable[str] = (),
+    commits: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -71,6 +74,8 @@ def compile_graph(
     travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task ids. The
     graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs did
     not exist when the run began (their nodes need no commit record on a cluster).
+    ``commits``: the commit ids of complete tasks, from their manifests, which the manifests
+    of the tasks that read them record (:class:`daskflow.manifests.Provenance`).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -91,7 +96,14 @@ def compile_graph(
         given = _given(graph, [d for d in ups if d not in selected], env)
         task: Task | Shipped = Shipped(graph.tasks[k], classes) if ship else graph.tasks[k]
         upstream = [dask_key(graph.tasks[d], token) for d in ups if d in selected]
-        dsk[dask_key(graph.tasks[k], token)] = (run_node, task, upstream, given, env, k in fresh)
+        name = dask_key(graph.tasks[k], token)
+        prov = Provenance(
+            fingerprint(type(graph.tasks[k])),
+            {graph.tasks[d].task_id: (commits or {}).get(d) for d in ups if d not in selected},
+            clean=k not in fresh,
+            dask_key=name,
+        )
+        dsk[name] = (run_node, task, upstream, given, env, k in fresh, prov)
     return dsk
 
 

@@ -31,6 +31,7 @@ from . import settings
 from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .graph import TaskGraph, build, forced_keys, to_run
+from .manifests import Verdict
 from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
 from .schedulers import resolve, width
@@ -52,6 +53,7 @@ def execute(
     workers: int | None = None,
     progress: Reporter | None = None,
     fresh: Iterable[str] = (),
+    commits: Mapping[str, str | None] | None = None,
 ) -> dict[str, NodeResult]:
     """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each.
 
@@ -73,7 +75,9 @@ def execute(
         try:
             progress.start(chosen.describe())
             env = Environment.here(run_id) if chosen.portable else None
-            dsk = compile_graph(graph, keys, env, ship=cluster, token=token, fresh=fresh)
+            dsk = compile_graph(
+                graph, keys, env, ship=cluster, token=token, fresh=fresh, commits=commits
+            )
             ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
 
             def done(key: str, ok: bool) -> None:
@@ -342,7 +346,8 @@ def run(
     logging.getLogger("daskflow").setLevel(settings.log_level.upper())
     graph = graph or build(roots)
     exist: dict[str, bool] = {}
-    complete = graph.status(exist=exist)
+    verdicts: dict[str, Verdict] = {}
+    complete = graph.status(exist=exist, verdicts=verdicts)
     redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
     keys = to_run(graph, complete, redo)
     families = {k: graph.tasks[k].task_family for k in keys}
@@ -351,7 +356,8 @@ def run(
         reporter.say("Run cancelled")
         return None
     fresh = [k for k in keys if not exist[k]]
-    results = execute(graph, keys, scheduler, workers, reporter, fresh)
+    commits = {k: v.commit for k, v in verdicts.items()}
+    results = execute(graph, keys, scheduler, workers, reporter, fresh, commits)
     for r in results.values():  # raised where the task ran; told where the run was asked
         for note in r.notes:
             warnings.warn(note, CompatibilityWarning, stacklevel=2)

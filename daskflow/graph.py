@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from . import settings
+from . import manifests, settings
 from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError, masked
 from .targets import Target, exists_many, redact
+from .targets.bulk import listings
 from .tasks import Task, TaskAggregator, TaskData
 
 __all__ = [
@@ -133,6 +134,7 @@ def completeness(
     deps: Mapping[str, tuple[str, ...]],
     check_dependencies: bool,
     exist: dict[str, bool] | None = None,
+    verdicts: dict[str, manifests.Verdict] | None = None,
 ) -> dict[str, bool]:
     """``{task_id: complete}`` for tasks in topological order, with one bulk existence
     check of all their outputs.
@@ -141,6 +143,11 @@ def completeness(
     is ``external``), all its upstream tasks are complete. A task without outputs is never
     complete (as in luigi), except a ``TaskAggregator``, which is complete when the tasks it
     yields are. ``exist``, if given, is filled with whether each task's own outputs exist.
+
+    Under ``"code"`` or ``"code+data"`` invalidation (:data:`daskflow.settings.invalidation`
+    or a class's ``invalidation``) a task's outputs count only while its manifest says they
+    are current (:func:`daskflow.manifests.judge`); ``verdicts``, if given, gets each task's
+    verdict then.
     """
     targets: list[Target] = []
     spans: dict[str, tuple[int, int]] = {}
@@ -158,6 +165,9 @@ def completeness(
         ]
         named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
         raise StorageError(f"{e}{named if users else ''}", e.url) from masked(e)
+    judged = _judged(order, deps, targets, spans, found) if _tracked(order) else None
+    if verdicts is not None and judged is not None:
+        verdicts.update(judged)
     complete: dict[str, bool] = {}
     for key, task in order.items():
         a, b = spans[key]
@@ -170,8 +180,36 @@ def completeness(
         own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
         if exist is not None:
             exist[key] = own
-        complete[key] = own and (upstream_ok or task.external or not check_dependencies)
+        current = own and (judged is None or judged[key].current)
+        complete[key] = current and (upstream_ok or task.external or not check_dependencies)
     return complete
+
+
+def _tracked(order: Mapping[str, Task]) -> bool:
+    """Whether any task's mode asks for more than its outputs' existence."""
+    if settings.current("invalidation") != "exists":
+        return True
+    return any(getattr(t, "invalidation", None) not in (None, "exists") for t in order.values())
+
+
+def _judged(
+    order: Mapping[str, Task],
+    deps: Mapping[str, tuple[str, ...]],
+    targets: list[Target],
+    spans: Mapping[str, tuple[int, int]],
+    found: list[bool],
+) -> dict[str, manifests.Verdict]:
+    """Each task's verdict under its invalidation mode, from one listing of each folder
+    where a manifest lives (reading no manifest)."""
+    homes: dict[str, Target] = {}
+    for key, (a, b) in spans.items():
+        home = manifests.folder_of(targets[a:b])
+        if home is not None and not isinstance(order[key], TaskAggregator):
+            homes[key] = home
+    listed = dict(zip(homes, listings(list(homes.values())), strict=True))
+    exist = {k: b > a and all(found[a:b]) for k, (a, b) in spans.items()}
+    names: dict[str, set[str] | None] = {k: listed.get(k) for k in order}
+    return manifests.judge(order, deps, exist, names)
 
 
 @dataclass(frozen=True)
@@ -190,17 +228,21 @@ class TaskGraph:
         return key in self.tasks
 
     def status(
-        self, check_dependencies: bool | None = None, exist: dict[str, bool] | None = None
+        self,
+        check_dependencies: bool | None = None,
+        exist: dict[str, bool] | None = None,
+        verdicts: dict[str, manifests.Verdict] | None = None,
     ) -> dict[str, bool]:
         """``{task_id: complete}`` for every task, from one bulk existence check (``exist``,
-        if given, gets whether each task's own outputs exist)."""
+        if given, gets whether each task's own outputs exist; ``verdicts``, what their
+        manifests say, when a task's invalidation mode asks)."""
         check = (
             settings.current("check_dependencies")
             if check_dependencies is None
             else check_dependencies
         )
         with no_cycle_collection():
-            return completeness(self.tasks, self.deps, check, exist)
+            return completeness(self.tasks, self.deps, check, exist, verdicts)
 
     @property
     def edges(self) -> int:

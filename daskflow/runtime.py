@@ -25,6 +25,7 @@ their outputs back into the generator.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import logging
@@ -34,12 +35,14 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import leases, settings
+from . import leases, manifests, settings
 from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
+from .fingerprint import fingerprint, library_versions
 from .graph import build, to_run
 from .targets import MemoryTarget, data, protocol, redact, resolve, staging
 from .targets.core import sweep_system_temp
@@ -86,6 +89,7 @@ class NodeResult:
     load_error: str = ""
     notes: list[str] = field(default_factory=list)
     made_by: str = ""
+    commit: str = ""  # the id of the manifest its commit wrote
 
     def memory(self) -> dict[str, Any]:
         """``{url: value}`` of the task's in-memory outputs."""
@@ -238,9 +242,11 @@ def run_node(
     given: dict[str, Any] | bytes | Unsendable | None = None,
     env: Environment | None = None,
     fresh: bool = False,
+    prov: manifests.Provenance | None = None,
 ) -> NodeResult:
     """Run one task in the current worker and report how it went; never raises. ``fresh``:
-    the task's outputs did not exist when the run began (see :class:`CommitLog`)."""
+    the task's outputs did not exist when the run began (see :class:`CommitLog`); ``prov``:
+    what its manifest records (:mod:`daskflow.manifests`)."""
     key = task.task_id
     if isinstance(given, Unsendable):
         return NodeResult(key, FAILED, error=TaskError(given.message), error_text=given.message)
@@ -274,11 +280,17 @@ def run_node(
         values.update(u.memory())
     away = _away(env)
     with settings.applied(away.settings if away is not None else {}):
-        return _run_task(task, values, env, fresh)
+        ran = {u.key: u.commit or None for u in upstream}
+        return _run_task(task, values, env, fresh, prov, ran)
 
 
 def _run_task(
-    task: Task, values: dict[str, Any], env: Environment | None, fresh: bool = False
+    task: Task,
+    values: dict[str, Any],
+    env: Environment | None,
+    fresh: bool = False,
+    prov: manifests.Provenance | None = None,
+    ran: dict[str, str | None] | None = None,
 ) -> NodeResult:
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
@@ -300,7 +312,8 @@ def _run_task(
         if isinstance(lease, leases.Made):  # another run made it while this one waited
             logger.info("%r was made by %s meanwhile", task, lease.describe())
             return NodeResult(key, DONE, pid=os.getpid(), made_by=lease.describe())
-        return _run_leased(task, log, lease, away, start)
+        record = functools.partial(_manifest, task, prov, ran or {}, env, time.time())
+        return _run_leased(task, log, lease, away, start, record)
     finally:
         run_inputs.reset(tokens[0])
         base_dir.reset(tokens[1])
@@ -309,6 +322,33 @@ def _run_task(
         if away is not None:  # the caller holds in-memory outputs now, not this worker
             for url in memory_values(task):
                 data.pop(url, None)
+
+
+def _manifest(
+    task: Task,
+    prov: manifests.Provenance | None,
+    ran: dict[str, str | None],
+    env: Environment | None,
+    started: float,
+) -> str:
+    """Write the manifest of the task's commit; its commit id ("" if it stores nothing)."""
+    home = manifests.folder_of(task.own_targets())
+    if home is None:
+        return ""
+    prov = prov or manifests.Provenance(fingerprint(type(task)), {})
+    stamp = manifests.write(
+        home,
+        task,
+        prov.code,
+        {**prov.upstream, **ran},
+        manifests.file_stamps(task),
+        started,
+        run_id=env.run_id if env else None,
+        dask_key=prov.dask_key,
+        libraries=library_versions(),
+        clean=prov.clean,
+    )
+    return stamp.commit
 
 
 def _failed(
@@ -331,16 +371,20 @@ def _run_leased(
     lease: leases.Lease | None,
     away: Environment | None,
     start: float,
+    record: Callable[[], str],
 ) -> NodeResult:
-    """Run the task, with its retries, holding ``lease``."""
+    """Run the task, with its retries, holding ``lease``; ``record()`` writes its manifest
+    once its outputs are committed."""
     key = task.task_id
     attempts = 0
     notes: list[str] = []
+    commit = ""
     with leases.held(lease):
         while True:
             attempts += 1
             try:
                 notes = _attempt(task, lease)
+                commit = record() if not notes else ""  # last: it marks the commit complete
                 log.record()
                 break
             except Exception as e:
@@ -373,6 +417,7 @@ def _run_leased(
         attempts=attempts,
         pid=os.getpid(),
         notes=notes,
+        commit=commit,
     )
 
 

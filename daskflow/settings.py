@@ -47,6 +47,10 @@ lease_ttl : float
 lease_wait : float
     The longest a run waits for a task whose lease another live run holds, before the task
     fails with :class:`~daskflow.leases.LeaseError` naming the holder.
+invalidation : str
+    When a task whose outputs exist must run again: ``"exists"`` (never: d6tflow's rule, the
+    default), ``"code"`` (also when the code that makes them changed) or ``"code+data"``
+    (also when an input changed). A task class's own ``invalidation`` attribute wins.
 strict : bool
     Make errors of what d6tflow accepted and daskflow only warns about
     (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a
@@ -74,6 +78,7 @@ __all__ = [
     "dir",
     "dirpath",
     "execution_summary",
+    "invalidation",
     "lease_ttl",
     "lease_wait",
     "leases",
@@ -98,6 +103,7 @@ cached: bool = False
 scheduler: Any = None
 mp_context: str | None = None
 connect_timeout: float = 10.0
+invalidation: str = "exists"
 leases: bool = True
 lease_ttl: float = 60.0
 lease_wait: float = 3600.0
@@ -116,6 +122,7 @@ SHARED = (
     "leases",
     "lease_ttl",
     "lease_wait",
+    "invalidation",
 )
 
 

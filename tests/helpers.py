@@ -9,6 +9,13 @@ from collections.abc import Iterator
 LOG_NAME = ".runlog"
 
 
+def is_manifest(path) -> bool:
+    """A provenance manifest daskflow writes beside a task's outputs
+    (``.{task_id}.{code}.{inputs}.{commit}.manifest``)."""
+    name = os.fspath(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith(".") and name.endswith(".manifest")
+
+
 class RunLog:
     """A list of strings kept in a file in the working directory, so that tasks running in
     forked or spawned worker processes can record what they did. Each test runs in its own
@@ -176,7 +183,7 @@ class S3Bucket:
             found = self.fs.find(root)
         except FileNotFoundError:
             return []
-        return sorted(k.split("/", 1)[1] for k in found)
+        return sorted(k.split("/", 1)[1] for k in found if not is_manifest(k))
 
     def read(self, key: str) -> bytes:
         return self.fs.cat_file(f"{self.bucket}/{key}")  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dask
 import pytest
-from helpers import RunLog
+from helpers import RunLog, is_manifest
 
 import daskflow
 from daskflow.errors import (
@@ -46,9 +46,10 @@ def _clear():
 
 
 def _files(folder):
-    """Every file under ``folder``, hidden ones included."""
+    """Every file under ``folder``, hidden ones included, but for the tasks' manifests."""
     root = Path(folder)
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    found = [p for p in root.rglob("*") if p.is_file() and not is_manifest(p)]
+    return sorted(str(p.relative_to(root)) for p in found)
 
 
 # -- bad input -------------------------------------------------------------------------------------
@@ -275,6 +276,7 @@ def test_task_that_fails_after_saving_is_not_complete():
 def test_successful_run_leaves_no_temporary_files():
     daskflow.Workflow(Task1).run(execution_summary=False)
     assert _files("data") == ["Task1/Task1__99914b932b-data.pkl"]
+    assert [p.name for p in Path("data/Task1").iterdir() if is_manifest(p)]  # and its manifest
 
 
 # -- retries ---------------------------------------------------------------------------------------

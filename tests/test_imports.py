@@ -38,7 +38,10 @@ LAYERS = [
     "targets",
     "leases",
     "tasks",
+    "fingerprint",
+    "manifests",
     "graph",
+    "explain",
     "runtime",
     "compile",
     "schedulers",
@@ -58,6 +61,8 @@ LAYERS = [
 LAZY = {
     ("tasks", "graph"): "Task.complete() and outputLoadAllMeta() ask the graph for the status "
     "of the upstream closure (the d6tflow API puts them on the task)",
+    ("tasks", "manifests"): "Task.reset() removes the task's manifest with its outputs (the "
+    "d6tflow API puts reset on the task)",
 }
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
+from helpers import is_manifest
 
 import daskflow as d6tflow
 from daskflow import settings
@@ -68,13 +69,15 @@ def formats_registered():
 
 
 def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not is_manifest(p))
 
 
 def _memfiles(url: str) -> list[str]:
     fs = fsspec.filesystem("memory")
     root = url.split("://", 1)[1]
-    return sorted(fs.find(root)) if fs.exists(root) else []
+    return sorted(p for p in fs.find(root) if not is_manifest(p)) if fs.exists(root) else []
 
 
 # -- local targets --------------------------------------------------------------------------

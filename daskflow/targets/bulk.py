@@ -13,7 +13,7 @@ from ..errors import StorageError, masked
 from .core import Target
 from .urls import _fs, is_local, protocol, redact, resolve
 
-__all__ = ["exists_many"]
+__all__ = ["exists_many", "listings"]
 
 
 def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
@@ -106,3 +106,27 @@ def exists_many(targets: Iterable[Target]) -> list[bool]:
 FEW = 8
 """Up to this many outputs of one local folder are checked one by one: a folder may hold
 thousands of files (one task of a family asks for its own, while the others are there)."""
+
+
+def listings(targets: Iterable[Target]) -> list[set[str]]:
+    """For each target, the names of the files in its folder: one fresh listing per folder
+    (remote ones in parallel), the same set for targets that share one."""
+    targets = list(targets)
+    keys = [
+        (
+            t.url.rpartition("/")[0] or ".",
+            tuple(sorted((k, repr(v)) for k, v in t.storage_options.items())),
+        )
+        for t in targets
+    ]
+    first = {k: t for k, t in zip(keys, targets, strict=True)}
+    remote = [k for k in first if not is_local(k[0])]
+    names: dict[Any, set[str]] = {}
+    if len(remote) > 1:
+        with ThreadPoolExecutor(min(16, len(remote))) as pool:
+            got = pool.map(lambda k: _list_names(k[0], first[k].storage_options), remote)
+            names.update(zip(remote, got, strict=True))
+    for k in first:
+        if k not in names:
+            names[k] = _list_names(k[0], first[k].storage_options)
+    return [names[k] for k in keys]

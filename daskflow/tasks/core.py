@@ -291,8 +291,8 @@ class Task:
         return build([self]).status(check)[self.task_id]
 
     def reset(self, confirm: bool = False) -> bool:
-        """Delete this task's outputs, and temporaries a killed writer left beside them;
-        with ``confirm=True`` ask first."""
+        """Delete this task's outputs, its manifest, and temporaries a killed writer left
+        beside them; with ``confirm=True`` ask first."""
         if confirm and not _confirm(f"Reset {self!r}?"):
             print("Reset cancelled")
             return False
@@ -300,6 +300,11 @@ class Task:
         for target in targets:
             target.remove()
         remove_temporaries(targets)  # what a writer killed mid-save left beside them
+        from ..manifests import folder_of, remove  # (see LAZY in test_imports.py)
+
+        home = folder_of(self.own_targets())
+        if home is not None:
+            remove(home, self.task_id)
         return True
 
     invalidate = reset  # d6tflow's older name

@@ -1,0 +1,326 @@
+"""Provenance: the manifest a commit writes beside a task's outputs, and what it is named.
+
+Every commit of a task writes, after its outputs, one small JSON file in the folder of its
+first stored output::
+
+    .{task_id}.{code}.{inputs}.{commit}.manifest
+
+- ``code``: the task's code fingerprint (:mod:`daskflow.fingerprint`) when it ran;
+- ``inputs``: a digest of what it read: the commit of each upstream task, the content stamp
+  (ETag, or size and modification time) of each external file;
+- ``commit``: this commit's own id, which downstream tasks record as their input.
+
+The name carries all that decides whether the outputs are still current, so the status pass
+decides it from the folder listing it makes anyway, reading no file (:func:`index`). The
+content (:class:`Manifest`) says the rest (parameters, the functions the fingerprint covered,
+inputs by name, run id, times, host, Dask key, library versions) and is read only to explain
+why a task is pending. The manifest is written last: under ``"code"`` and ``"code+data"``
+invalidation it is what marks the commit complete. Manifests travel with the outputs, so a
+root copied elsewhere keeps its history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import settings
+from .errors import SettingsError
+from .fingerprint import Fingerprint, fingerprint
+from .targets import MemoryTarget, Target
+from .targets.core import fitted
+
+__all__ = [
+    "MODES",
+    "Manifest",
+    "Provenance",
+    "Stamp",
+    "Verdict",
+    "index",
+    "inputs_key",
+    "judge",
+    "manifest_name",
+    "mode_of",
+    "read",
+    "write",
+]
+
+MODES = ("exists", "code", "code+data")
+SUFFIX = ".manifest"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a manifest's name says: the code, inputs and commit ids."""
+
+    code: str
+    inputs: str
+    commit: str
+    name: str
+
+
+def check_mode(mode: Any, where: str) -> str:
+    if mode not in MODES:
+        raise SettingsError(f"{where} must be one of {MODES}, got {mode!r}")
+    return str(mode)
+
+
+def head(task_id: str) -> str:
+    """What the names of a task's manifests start with (before ``.{code}...``)."""
+    return fitted(f".{task_id}", "." + "0" * 50 + SUFFIX)[: -(51 + len(SUFFIX))]
+
+
+def manifest_name(task_id: str, code: str, inputs: str, commit: str) -> str:
+    return f"{head(task_id)}.{code}.{inputs}.{commit}{SUFFIX}"
+
+
+def index(names: Iterable[str]) -> dict[str, list[Stamp]]:
+    """The manifests among a folder's file ``names``, by the head of their name."""
+    found: dict[str, list[Stamp]] = {}
+    for name in names:
+        if not (name.startswith(".") and name.endswith(SUFFIX)):
+            continue
+        parts = name[: -len(SUFFIX)].rsplit(".", 3)
+        if len(parts) == 4:
+            found.setdefault(parts[0], []).append(Stamp(parts[1], parts[2], parts[3], name))
+    return found
+
+
+def stamps_for(task_id: str, found: Mapping[str, list[Stamp]]) -> list[Stamp]:
+    return found.get(head(task_id), [])
+
+
+def inputs_key(upstream: Mapping[str, str | None], files: Mapping[str, str]) -> str:
+    """The digest of a task's inputs: upstream task ids with their commits, and files with
+    their content stamps (16 hex digits)."""
+    text = json.dumps({"tasks": dict(upstream), "files": dict(files)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def folder_of(targets: list[Target]) -> Target | None:
+    """The stored output beside which a task's manifest lives (its first)."""
+    stored = [t for t in targets if not isinstance(t, MemoryTarget)]
+    return stored[0] if stored else None
+
+
+@dataclass
+class Manifest:
+    """A manifest's content."""
+
+    task_family: str
+    task_id: str
+    params: dict[str, str]
+    code: str
+    covered: dict[str, list[str]]
+    version: str | None
+    inputs: str
+    upstream: dict[str, str | None]
+    files: dict[str, str]
+    commit: str
+    run_id: str | None
+    started: float
+    finished: float
+    host: str
+    pid: int
+    dask_key: str | None
+    libraries: dict[str, str]
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+def write(
+    target: Target,
+    task: Any,
+    code: Any,
+    upstream: Mapping[str, str | None],
+    files: Mapping[str, str],
+    started: float,
+    run_id: str | None = None,
+    dask_key: str | None = None,
+    libraries: Mapping[str, str] | None = None,
+    clean: bool = True,
+    commit: str | None = None,
+) -> Stamp:
+    """Write the manifest of ``task``'s commit beside ``target``; the stamp of the new one.
+    With ``clean`` (the outputs existed before: a rerun), remove its earlier manifests (one
+    listing); a task whose outputs were missing has none, unless somebody deleted them by
+    hand, and then the status pass sees two and counts the task as pending."""
+    commit = commit or uuid.uuid4().hex[:16]
+    inputs = inputs_key(upstream, files)
+    manifest = Manifest(
+        task_family=task.task_family,
+        task_id=task.task_id,
+        params={k: str(v) for k, v in task.param_kwargs.items()},
+        code=code.key,
+        covered={k: list(v) for k, v in code.covered.items()},
+        version=code.version,
+        inputs=inputs,
+        upstream=dict(upstream),
+        files=dict(files),
+        commit=commit,
+        run_id=run_id,
+        started=started,
+        finished=time.time(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        dask_key=dask_key,
+        libraries=dict(libraries or {}),
+    )
+    name = manifest_name(task.task_id, code.key, inputs, commit)
+    fs, path = target._open()
+    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    raw = json.dumps(vars(manifest), sort_keys=True, indent=1).encode()
+    old = _listed(fs, folder, task.task_id) if clean else []
+    fs.pipe_file(f"{folder}/{name}", raw)
+    for other in old:
+        if other != name:
+            fs.rm_file(f"{folder}/{other}")
+    return Stamp(code.key, inputs, commit, name)
+
+
+def _listed(fs: Any, folder: str, task_id: str) -> list[str]:
+    start = head(task_id) + "."
+    try:
+        names = [str(n).rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(folder, detail=False)]
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n.startswith(start) and n.endswith(SUFFIX)]
+
+
+def read(target: Target, stamp: Stamp) -> Manifest | None:
+    """The content of the manifest ``stamp`` names beside ``target``."""
+    fs, path = target._open()
+    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    try:
+        return Manifest(**json.loads(fs.cat_file(f"{folder}/{stamp.name}")))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+def remove(target: Target, task_id: str) -> None:
+    """Remove every manifest of ``task_id`` beside ``target``."""
+    fs, path = target._open()
+    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    for name in _listed(fs, folder, task_id):
+        fs.rm_file(f"{folder}/{name}")
+
+
+# -- deciding what is current -------------------------------------------------------------
+
+
+def mode_of(task: Any) -> str:
+    """The invalidation mode of ``task``: its class's ``invalidation``, else the setting."""
+    own = getattr(task, "invalidation", None)
+    if own is not None:
+        return check_mode(own, f"{type(task).__name__}.invalidation")
+    return check_mode(settings.current("invalidation"), "settings.invalidation")
+
+
+def declared_reads(task: Any) -> list[str]:
+    """The files ``task`` declares it reads (``reads``: a list of paths or URLs, or a
+    method that returns one)."""
+    reads = getattr(task, "reads", None)
+    if callable(reads):
+        reads = reads()
+    return [os.fspath(r) for r in reads or []]
+
+
+def file_stamp(url: str, storage_options: Mapping[str, Any] | None = None) -> str:
+    """A file's content stamp: its ETag, else size and modification time; ``"missing"``."""
+    from .targets.urls import _fs
+
+    fs, path = _fs(url, storage_options or {})
+    try:
+        fs.invalidate_cache(path)
+        info = fs.info(path)
+    except FileNotFoundError:
+        return "missing"
+    etag = info.get("ETag") or info.get("etag")
+    if etag:
+        return str(etag).strip('"')
+    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    return f"{info.get('size')}:{modified}"
+
+
+def file_stamps(task: Any) -> dict[str, str]:
+    options = getattr(task, "storage_options", None) or settings.current("storage_options")
+    return {url: file_stamp(url, options) for url in declared_reads(task)}
+
+
+@dataclass
+class Verdict:
+    """Whether a task's outputs are current under its mode, and why not (``reason``)."""
+
+    current: bool
+    reason: str = ""
+    stamp: Stamp | None = None
+    commit: str | None = None  # what a downstream task records as this input
+    detail: str = ""
+
+
+@dataclass
+class Provenance:
+    """What a node needs to write its manifest: the code, the commits of its complete
+    upstream tasks (by task id; those that run in the same run report their own)."""
+
+    code: Fingerprint
+    upstream: dict[str, str | None]
+    clean: bool = True
+    dask_key: str | None = None
+
+
+def judge(
+    order: Mapping[str, Any],
+    deps: Mapping[str, tuple[str, ...]],
+    exist: Mapping[str, bool],
+    names: Mapping[str, set[str] | None],
+) -> dict[str, Verdict]:
+    """For every task (in topological order): are its outputs current under its mode?
+    ``names``: the file names of the folder its manifest is in (None: it has no stored
+    output). Reads no file: the manifests' names say it all."""
+    verdicts: dict[str, Verdict] = {}
+    indexes: dict[int, dict[str, list[Stamp]]] = {}
+    for key, task in order.items():
+        listing = names.get(key)
+        found: list[Stamp] = []
+        if listing is not None:
+            idx = indexes.get(id(listing))
+            if idx is None:
+                idx = indexes[id(listing)] = index(listing)
+            found = stamps_for(task.task_id, idx)
+        stamp = found[0] if len(found) == 1 else None
+        ups = {order[d].task_id: verdicts[d].commit for d in deps[key]}
+        if getattr(task, "external", False):
+            outputs = [t.url for t in task.output_targets() if not isinstance(t, MemoryTarget)]
+            stamps = {u: file_stamp(u, getattr(task, "storage_options", None)) for u in outputs}
+            verdicts[key] = Verdict(True, commit=inputs_key({}, stamps))
+            continue
+        if listing is None:  # no stored output (an aggregator, in-memory outputs)
+            verdicts[key] = Verdict(True, commit=inputs_key(ups, {}))
+            continue
+        mode = mode_of(task)
+        commit = stamp.commit if stamp is not None else None
+        if mode == "exists":
+            verdicts[key] = Verdict(True, stamp=stamp, commit=commit)
+        elif not exist.get(key, False):
+            verdicts[key] = Verdict(False, "output missing", stamp, commit)
+        elif not found:
+            verdicts[key] = Verdict(False, "no manifest", None, None)
+        elif stamp is None:
+            verdicts[key] = Verdict(False, "several manifests", None, None)
+        elif stamp.code != fingerprint(type(task)).key:
+            verdicts[key] = Verdict(False, "code changed", stamp, commit)
+        elif mode == "code+data" and stamp.inputs != inputs_key(ups, file_stamps(task)):
+            verdicts[key] = Verdict(False, "input changed", stamp, commit)
+        else:
+            verdicts[key] = Verdict(True, stamp=stamp, commit=commit)
+    return verdicts
