@@ -16,6 +16,7 @@ that fails exits with status 1 after its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -26,8 +27,10 @@ from typing import Any
 
 from . import settings
 from .errors import DaskflowError, UsageError
+from .explain import garbage
 from .graph import TaskGraph, build, downstream_of
 from .targets import MemoryTarget, redact
+from .targets.urls import _fs
 from .tasks import Task, TaskData, flatten
 from .workflow import Workflow
 
@@ -169,7 +172,38 @@ def _flow(args: argparse.Namespace) -> Workflow:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    _flow(args).preview()
+    _flow(args).preview(explain=args.explain)
+    return 0
+
+
+def cmd_accept(args: argparse.Namespace) -> int:
+    accepted = _flow(args).accept()
+    print("accepted:\n  " + "\n  ".join(map(repr, accepted)) if accepted else "nothing to accept")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    roots = []
+    for spec in [args.task, *args.more]:
+        args_one = argparse.Namespace(**{**vars(args), "task": spec})
+        roots.append(_flow(args_one).get_task())
+    root = os.fspath(settings.dirpath)
+    found = garbage(build(roots), root, settings.storage_options)
+    total = sum(size for _, size in found)
+    for path, size in found:
+        print(f"{size:>12,}  {path}")
+    print(
+        f"{len(found)} files, {total:,} bytes that no task of these flows owns under {redact(root)}"
+    )
+    if not found or not args.yes:
+        if found:
+            print("(nothing deleted: --yes deletes them)")
+        return 0
+    fs, _ = _fs(root, settings.storage_options)
+    for path, _ in found:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
+    print(f"deleted {len(found)} files")
     return 0
 
 
@@ -298,7 +332,16 @@ def make_parser() -> argparse.ArgumentParser:
         )
         return p
 
-    command("preview", "print the task tree with each task's status")
+    preview = command("preview", "print the task tree with each task's status")
+    preview.add_argument(
+        "--explain", action="store_true", help="and why each pending task would run"
+    )
+    command("accept", "record the outputs that exist as current for the current code")
+    gc = command("gc", "list (and with --yes delete) files under the root no task owns")
+    gc.add_argument("more", nargs="*", metavar="MODULE:TaskClass", help="more flows")
+    gc_mode = gc.add_mutually_exclusive_group()
+    gc_mode.add_argument("--dry-run", action="store_true", help="only list them (the default)")
+    gc_mode.add_argument("--yes", action="store_true", help="delete them")
     run = command("run", "run the task and whatever upstream of it is missing")
     run.add_argument(
         "--scheduler",
@@ -330,7 +373,14 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"preview": cmd_preview, "run": cmd_run, "reset": cmd_reset, "show": cmd_show}
+COMMANDS = {
+    "preview": cmd_preview,
+    "run": cmd_run,
+    "reset": cmd_reset,
+    "show": cmd_show,
+    "accept": cmd_accept,
+    "gc": cmd_gc,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,8 @@ from . import settings
 from .errors import CompatibilityWarning, NoDefaultTaskError, TaskIncompleteError, WorkflowError
 from .execute import RunResult, check_tasks
 from .execute import run as _run
+from .explain import accept as accept_outputs
+from .explain import explain as explain_text
 from .graph import TaskGraph, build, downstream_of, preview_text, upstream_of
 from .tasks import Task, TaskData, _confirm, root_of
 from .visualize import Picture
@@ -258,11 +260,23 @@ class Workflow:
         last: bool = True,
         show_params: bool = True,
         clip_params: bool = False,
+        explain: bool = False,
     ) -> None:
-        """Print the dependency tree with each task's status (COMPLETE / PENDING)."""
+        """Print the dependency tree with each task's status (COMPLETE / PENDING); with
+        ``explain``, then why each pending task would run (see *Why a task runs* in the
+        README)."""
         graph = build(self._tasks(tasks))
         self._check_params(graph)
         _print_preview(graph, indent, last, show_params, clip_params)
+        if explain:
+            print(explain_text(graph), end="")
+
+    def accept(self, tasks: Any = None) -> list[Task]:
+        """Take the outputs of the flow's tasks (or of ``tasks`` and everything upstream of
+        them) as current without running them: record the current code and inputs in their
+        manifests, for outputs that are right although the code changed (a refactor) or that
+        d6tflow made. The tasks accepted."""
+        return accept_outputs(build(self._tasks(tasks)))
 
     def _check_params(self, graph: TaskGraph) -> None:
         """Warn about a parameter that no task of the flow declares but whose name is close

@@ -1,0 +1,188 @@
+"""Why a task is pending, and adopting outputs that are right as they are.
+
+:func:`explain` says, for each pending task of a graph, why: its output is missing, it is
+forced, an upstream task is pending, its code changed (naming each function that changed and
+its file), an input changed (naming it), or its outputs have no manifest (made by d6tflow, or
+by daskflow before it recorded provenance); with how long its last run took. It reads the
+manifests of the tasks it reports, and only those.
+
+:func:`accept` records the current code and inputs as current for tasks whose outputs are
+right (after a refactor, a renamed variable): it writes their manifests without running them.
+
+:func:`garbage` lists the files under a root that no task of the given graphs owns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import manifests
+from .fingerprint import fingerprint, library_versions
+from .graph import TaskGraph
+from .targets import MemoryTarget
+from .targets.urls import _fs
+from .tasks import Task
+
+__all__ = ["accept", "explain", "garbage", "reasons"]
+
+
+def reasons(graph: TaskGraph, forced: Iterable[str] = ()) -> dict[str, str]:
+    """``{task_id: why it is pending}`` for every pending task of ``graph``."""
+    exist: dict[str, bool] = {}
+    verdicts: dict[str, manifests.Verdict] = {}
+    complete = graph.status(exist=exist, verdicts=verdicts)
+    redo = set(forced)
+    why: dict[str, str] = {}
+    for key, task in graph.tasks.items():
+        if complete[key] and key not in redo:
+            continue
+        verdict = verdicts.get(key)
+        if key in redo:
+            text = "forced"
+        elif not exist.get(key, False):
+            text = "output missing"
+        elif verdict is not None and not verdict.current:
+            text = _detail(task, verdict)
+        else:
+            pending = [graph.tasks[d] for d in graph.deps[key] if not complete[d]]
+            text = "upstream pending: " + ", ".join(repr(t) for t in pending)
+        last = _last_run(task, verdict)
+        why[key] = text + (f" (its last run took {last:.1f} s)" if last is not None else "")
+    return why
+
+
+def _detail(task: Task, verdict: manifests.Verdict) -> str:
+    if verdict.reason == "no manifest":
+        return (
+            "no manifest: its outputs were made by d6tflow or an earlier daskflow, so whether "
+            "they match the code is unknown (accept() adopts them)"
+        )
+    if verdict.reason == "several manifests":
+        return "several manifests beside its outputs (outputs deleted by hand?); run it again"
+    home = manifests.folder_of(task.own_targets())
+    old = manifests.read(home, verdict.stamp) if home and verdict.stamp else None
+    if verdict.reason == "code changed":
+        if old is None:
+            return "code changed"
+        now = fingerprint(type(task))
+        if old.version is not None or now.version is not None:
+            return f"code changed: version {old.version!r} -> {now.version!r}"
+        before = {k: tuple(v) for k, v in old.covered.items()}
+        changed = [
+            f"{name} ({now.covered[name][0] or 'a constant'})"
+            for name in sorted(now.covered)
+            if name in before and before[name][1] != now.covered[name][1]
+        ]
+        added = [n for n in sorted(now.covered) if n not in before]
+        gone = [n for n in sorted(before) if n not in now.covered]
+        parts = []
+        if changed:
+            parts.append("changed " + ", ".join(changed))
+        if added:
+            parts.append("now also uses " + ", ".join(added))
+        if gone:
+            parts.append("no longer uses " + ", ".join(gone))
+        return "code changed: " + ("; ".join(parts) or "(the same functions, reordered)")
+    if verdict.reason == "input changed":
+        if old is None:
+            return "input changed"
+        files = manifests.file_stamps(task)
+        names = [f"file {u}" for u, s in files.items() if old.files.get(u) != s]
+        names += [f"file {u} (no longer read)" for u in old.files if u not in files]
+        return "input changed: " + (", ".join(names) or "an upstream task's outputs were remade")
+    return verdict.reason
+
+
+def _last_run(task: Task, verdict: manifests.Verdict | None) -> float | None:
+    if verdict is None or verdict.stamp is None:
+        return None
+    home = manifests.folder_of(task.own_targets())
+    old = manifests.read(home, verdict.stamp) if home is not None else None
+    return old.seconds if old is not None else None
+
+
+def explain(graph: TaskGraph, forced: Iterable[str] = ()) -> str:
+    """The text of :func:`reasons`: one line per pending task, dependencies first."""
+    why = reasons(graph, forced)
+    if not why:
+        return "Every task is complete.\n"
+    lines = [f"{graph.tasks[k]!r}: {text}" for k, text in why.items()]
+    return "Why each pending task would run:\n" + "\n".join(f"  {x}" for x in lines) + "\n"
+
+
+def accept(graph: TaskGraph, keys: Iterable[str] | None = None) -> list[Task]:
+    """Write manifests that take the current code and inputs as current for the tasks
+    ``keys`` of ``graph`` (default: all) whose outputs exist and are not current; the tasks
+    it accepted. Dependencies are accepted first, so what a task records as its inputs is
+    what its upstream tasks' new manifests say; a task that had a manifest keeps its commit
+    id (its outputs did not change), so what reads it stays current."""
+    wanted = set(graph.tasks if keys is None else keys)
+    exist: dict[str, bool] = {}
+    verdicts: dict[str, manifests.Verdict] = {}
+    graph.status(exist=exist, verdicts=verdicts)
+    commits: dict[str, str | None] = {k: v.commit for k, v in verdicts.items()}
+    accepted = []
+    now = time.time()
+    for key, task in graph.tasks.items():
+        home = manifests.folder_of(task.own_targets())
+        verdict = verdicts.get(key)
+        if key not in wanted or home is None or not exist.get(key, False):
+            continue
+        if verdict is not None and verdict.current and verdict.stamp is not None:
+            continue
+        upstream = {graph.tasks[d].task_id: commits.get(d) for d in graph.deps[key]}
+        stamp = manifests.write(
+            home,
+            task,
+            fingerprint(type(task)),
+            upstream,
+            manifests.file_stamps(task),
+            now,
+            run_id="accept",
+            libraries=library_versions(),
+            commit=verdict.stamp.commit if verdict is not None and verdict.stamp else None,
+        )
+        commits[key] = stamp.commit
+        accepted.append(task)
+    return accepted
+
+
+def garbage(
+    graph: TaskGraph, root: str, storage_options: Mapping[str, Any]
+) -> list[tuple[str, int]]:
+    """The files under ``root`` that no task of ``graph`` owns, with their sizes: outputs of
+    old parameter values and renamed tasks, stale temporaries and manifests. A task owns its
+    outputs (a dataset's whole folder), its manifests and its lease."""
+    fs, base = _fs(root, storage_options)
+    exact: set[str] = set()
+    folders: list[str] = []
+    heads: set[tuple[str, str]] = set()
+    for task in graph.tasks.values():
+        for t in task.output_targets():
+            if isinstance(t, MemoryTarget):
+                continue
+            path = t._open()[1].rstrip("/")
+            folder, name = t.probe
+            if f"{folder}/{name}" != t.url:  # a dataset: everything inside is its
+                folders.append(path + "/")
+            exact.add(path)
+            parent = path.rsplit("/", 1)[0]
+            heads.add((parent, manifests.head(task.task_id) + "."))
+    try:
+        found = fs.find(base, detail=True)
+    except FileNotFoundError:
+        return []
+    out = []
+    for path, info in sorted(found.items()):
+        path = str(path).rstrip("/")
+        if path in exact or path.startswith(tuple(folders)):
+            continue
+        parent, _, name = path.rpartition("/")
+        if name.endswith((".manifest", ".lease")) and any(
+            parent == p and name.startswith(h) for p, h in heads
+        ):
+            continue
+        out.append((path, int(info.get("size") or 0)))
+    return out

@@ -1,0 +1,298 @@
+"""Change detection: under ``settings.invalidation = "code"`` or ``"code+data"`` a task whose
+code or input changed runs again, with everything downstream of it; explain says why; accept
+adopts outputs as they are; gc finds what no task owns.
+
+Each step edits real module files in a temporary project folder and runs the flow in a fresh
+subprocess that imports them, as a user editing and rerunning would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from helpers import is_manifest
+
+HELPERS = """
+SCALE = 2
+
+
+def inner(x):
+    return x * SCALE
+
+
+def helper(x):
+    return inner(x) + 1
+"""
+
+PIPELINE = """
+import os
+
+import daskflow
+from daskflow.tasks import TaskPickle
+from helpers_mod import helper
+
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+
+class Source(TaskPickle):
+    def run(self):
+        ran("Source")
+        self.save(1)
+
+
+class Compute(TaskPickle):
+    def requires(self):
+        return Source()
+
+    def run(self):
+        ran("Compute")
+        self.save(helper(self.inputLoad()))
+
+
+class Report(TaskPickle):
+    def requires(self):
+        return Compute()
+
+    def run(self):
+        ran("Report")
+        self.save({"value": self.inputLoad()})
+
+
+class ReadCsv(TaskPickle):
+    reads = [os.environ["CSV"]]
+
+    def run(self):
+        ran("ReadCsv")
+        with open(os.environ["CSV"]) as f:
+            self.save(f.read())
+"""
+
+STEP = """
+import json, sys
+import daskflow
+import pipeline
+daskflow.set_dir(sys.argv[1])
+daskflow.settings.invalidation = sys.argv[2]
+action, name = sys.argv[3], sys.argv[4]
+flow = daskflow.Workflow(getattr(pipeline, name))
+if action == "run":
+    flow.run(execution_summary=False)
+elif action == "force":
+    flow.run(forced_all=True, execution_summary=False)
+elif action == "explain":
+    flow.preview(explain=True)
+elif action == "accept":
+    print(json.dumps([repr(t) for t in flow.accept()]))
+elif action == "complete":
+    print(json.dumps(flow.complete()))
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "helpers_mod.py").write_text(HELPERS)
+    (folder / "pipeline.py").write_text(PIPELINE)
+    (folder / "step.py").write_text(STEP)
+    (tmp_path / "input.csv").write_text("a,b\n1,2\n")
+    return Project(folder, tmp_path / "root", tmp_path / "runs", tmp_path / "input.csv")
+
+
+class Project:
+    def __init__(self, folder: Path, root: Path, runs: Path, csv: Path) -> None:
+        self.folder, self.root, self.runs, self.csv = folder, root, runs, csv
+
+    def step(self, action: str, mode: str, task: str = "Report") -> str:
+        env = {**os.environ, "RUNS": str(self.runs), "CSV": str(self.csv)}
+        env["PYTHONPATH"] = os.pathsep.join([str(self.folder), env.get("PYTHONPATH", "")])
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-B",
+                str(self.folder / "step.py"),
+                str(self.root),
+                mode,
+                action,
+                task,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.folder,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    def run(self, mode: str, task: str = "Report") -> list[str]:
+        """Run the flow; which tasks ran."""
+        self.runs.unlink(missing_ok=True)
+        self.step("run", mode, task)
+        return self.runs.read_text().split() if self.runs.exists() else []
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.folder / name
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+
+
+def test_a_helper_two_calls_away_changes_the_task_and_its_downstream(project):
+    assert project.run("code") == ["Source", "Compute", "Report"]
+    assert project.run("code") == []
+    project.edit("helpers_mod.py", "return x * SCALE", "return x * SCALE * 10")
+    assert project.run("exists") == []  # d6tflow's rule: outputs exist, nothing runs
+    explained = project.step("explain", "code")
+    assert "Compute()" in explained and "code changed" in explained
+    assert "helpers_mod.inner" in explained and "helpers_mod.py" in explained
+    assert "Report(): upstream pending" in explained
+    assert project.run("code") == ["Compute", "Report"]  # Source's code did not change
+    with open(project.root / "Report" / "Report__99914b932b-data.pkl", "rb") as f:
+        assert pickle.load(f) == {"value": 21}
+    assert project.run("code") == []
+
+
+def test_a_module_constant_counts_and_comments_or_formatting_do_not(project):
+    project.run("code")
+    project.edit("helpers_mod.py", "def inner(x):\n", "# scaled\ndef inner( x ):  # really\n\n")
+    project.edit(
+        "helpers_mod.py", "    return inner(x) + 1", '    """Doc."""\n    return (inner(x) + 1)'
+    )
+    assert project.run("code") == []
+    project.edit("helpers_mod.py", "SCALE = 2", "SCALE = 3")
+    assert project.run("code") == ["Compute", "Report"]
+
+
+def test_version_attribute_replaces_the_computed_fingerprint(project):
+    project.edit(
+        "pipeline.py",
+        "class Compute(TaskPickle):\n",
+        'class Compute(TaskPickle):\n    version = "1"\n',
+    )
+    project.run("code")
+    project.edit("helpers_mod.py", "return x * SCALE", "return x * SCALE * 10")
+    assert project.run("code") == []  # the author decides: still version 1
+    project.edit("pipeline.py", 'version = "1"', 'version = "2"')
+    assert "version '1' -> '2'" in project.step("explain", "code")
+    assert project.run("code") == ["Compute", "Report"]
+
+
+def test_an_external_file_rewritten_counts_under_code_and_data_only(project):
+    assert project.run("code+data", "ReadCsv") == ["ReadCsv"]
+    time.sleep(0.01)
+    project.csv.write_text("a,b\n1,3\n")
+    assert project.run("code", "ReadCsv") == []
+    assert "input changed: file" in project.step("explain", "code+data", "ReadCsv")
+    assert project.run("code+data", "ReadCsv") == ["ReadCsv"]
+    assert project.run("code+data", "ReadCsv") == []
+
+
+def test_an_upstream_remade_makes_its_readers_pending_under_code_and_data(project):
+    project.run("code+data")
+    project.step("force", "code+data", "Source")  # Source alone is made again
+    assert project.run("code") == []  # its readers' code did not change
+    explained = project.step("explain", "code+data")
+    assert "Compute(): input changed: an upstream task's outputs were remade" in explained
+    assert project.run("code+data") == ["Compute", "Report"]  # but what they read did
+    assert project.run("code+data") == []
+
+
+def test_accept_makes_tasks_current_without_running_them(project):
+    project.run("code")
+    project.edit("helpers_mod.py", "return x * SCALE", "return SCALE * x")  # a refactor
+    assert json.loads(project.step("complete", "code")) is False
+    accepted = json.loads(project.step("accept", "code"))
+    assert accepted == ["Compute()"]
+    assert json.loads(project.step("complete", "code")) is True
+    assert project.run("code") == []
+
+
+def test_outputs_without_a_manifest_are_complete_under_exists_and_unknown_otherwise(project):
+    project.run("exists")
+    for manifest in project.root.rglob("*"):
+        if is_manifest(manifest):
+            manifest.unlink()  # as d6tflow (or daskflow before provenance) left them
+    assert json.loads(project.step("complete", "exists")) is True
+    assert json.loads(project.step("complete", "code")) is False
+    assert "no manifest" in project.step("explain", "code")
+    assert json.loads(project.step("accept", "code")) == ["Source()", "Compute()", "Report()"]
+    assert project.run("code+data") == []
+
+
+def test_every_commit_writes_a_manifest_with_its_provenance(project):
+    project.run("exists")
+    (manifest,) = [p for p in (project.root / "Compute").iterdir() if is_manifest(p)]
+    content = json.loads(manifest.read_text())
+    assert content["task_id"] == "Compute__99914b932b" and content["task_family"] == "Compute"
+    assert {"Compute.run", "Compute.requires", "helpers_mod.helper", "helpers_mod.inner"} <= set(
+        content["covered"]
+    )
+    assert "constant SCALE" in content["covered"]
+    assert content["upstream"] == {"Source__99914b932b": content["upstream"]["Source__99914b932b"]}
+    assert content["finished"] >= content["started"] > 0
+    assert content["libraries"]["daskflow"] and content["libraries"]["dask"]
+    assert content["host"] and content["dask_key"] == "Compute__99914b932b"
+
+
+def test_gc_lists_what_no_task_owns_and_deletes_only_with_yes(project):
+    project.run("exists")
+    stale = project.root / "Source" / "Source_old_0123456789-data.pkl"
+    stale.write_bytes(b"x" * 100)
+    temp = project.root / "Compute" / ".Compute__99914b932b-data.pkl.0123456789abcde.tmp"
+    temp.write_bytes(b"y" * 10)
+    env = {**os.environ, "RUNS": str(project.runs), "CSV": str(project.csv)}
+    env["PYTHONPATH"] = os.pathsep.join([str(project.folder), env.get("PYTHONPATH", "")])
+    command = [
+        sys.executable,
+        "-m",
+        "daskflow",
+        "gc",
+        "pipeline.py:Report",
+        "--dir",
+        str(project.root),
+    ]
+    listed = subprocess.run(
+        command, env=env, capture_output=True, text=True, cwd=project.folder, timeout=120
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert str(stale) in listed.stdout and str(temp) in listed.stdout
+    assert "2 files, 110 bytes" in listed.stdout
+    assert stale.exists() and temp.exists()
+    deleted = subprocess.run(
+        [*command, "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=project.folder,
+        timeout=120,
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    assert not stale.exists() and not temp.exists()
+    assert project.run("exists") == []  # everything reachable stayed
+
+
+def test_fingerprint_costs_little_per_task():
+    """Computed once per class: a task's share is a dict lookup (the timing is printed by
+    benchmarks, not asserted here); the covered functions are parsed once per process."""
+    from daskflow.fingerprint import _parsed, fingerprint
+    from daskflow.tasks import TaskPickle
+
+    class Local(TaskPickle):
+        def run(self):
+            self.save(textwrap.dedent("x"))
+
+    first = fingerprint(Local)
+    parsed = len(_parsed)
+    assert fingerprint(Local) is first and len(_parsed) == parsed
