@@ -169,7 +169,8 @@ def garbage(
                 folders.append(path + "/")
             exact.add(path)
             parent = path.rsplit("/", 1)[0]
-            heads.add((parent, manifests.head(task.task_id) + "."))
+            heads.add((parent, manifests.head(task.task_id) + "."))  # its lease
+            heads.add((f"{parent}/{manifests.FOLDER}", manifests.head(task.task_id) + "."))
     try:
         found = fs.find(base, detail=True)
     except FileNotFoundError:

@@ -199,14 +199,15 @@ def _judged(
     spans: Mapping[str, tuple[int, int]],
     found: list[bool],
 ) -> dict[str, manifests.Verdict]:
-    """Each task's verdict under its invalidation mode, from one listing of each folder
-    where a manifest lives (reading no manifest)."""
+    """Each task's verdict under its invalidation mode, from one listing of each folder of
+    manifests (reading no manifest)."""
     homes: dict[str, Target] = {}
     for key, (a, b) in spans.items():
         home = manifests.folder_of(targets[a:b])
         if home is not None and not isinstance(order[key], TaskAggregator):
             homes[key] = home
-    listed = dict(zip(homes, listings(list(homes.values())), strict=True))
+    folders = [(manifests.url_of(t), t.storage_options) for t in homes.values()]
+    listed = dict(zip(homes, listings(folders), strict=True))
     exist = {k: b > a and all(found[a:b]) for k, (a, b) in spans.items()}
     names: dict[str, set[str] | None] = {k: listed.get(k) for k in order}
     return manifests.judge(order, deps, exist, names)

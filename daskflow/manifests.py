@@ -1,9 +1,9 @@
 """Provenance: the manifest a commit writes beside a task's outputs, and what it is named.
 
-Every commit of a task writes, after its outputs, one small JSON file in the folder of its
-first stored output::
+Every commit of a task writes, after its outputs, one small JSON file in the ``.manifests``
+folder beside its first stored output::
 
-    .{task_id}.{code}.{inputs}.{commit}.manifest
+    .manifests/.{task_id}.{code}.{inputs}.{commit}.manifest
 
 - ``code``: the task's code fingerprint (:mod:`daskflow.fingerprint`) when it ran;
 - ``inputs``: a digest of what it read: the commit of each upstream task, the content stamp
@@ -11,7 +11,8 @@ first stored output::
 - ``commit``: this commit's own id, which downstream tasks record as their input.
 
 The name carries all that decides whether the outputs are still current, so the status pass
-decides it from the folder listing it makes anyway, reading no file (:func:`index`). The
+decides it from one listing of each manifest folder, reading no file (:func:`index`); under
+``"exists"`` it lists none of them. The
 content (:class:`Manifest`) says the rest (parameters, the functions the fingerprint covered,
 inputs by name, run id, times, host, Dask key, library versions) and is read only to explain
 why a task is pending. The manifest is written last: under ``"code"`` and ``"code+data"``
@@ -21,6 +22,7 @@ root copied elsewhere keeps its history.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +36,7 @@ from typing import Any
 from . import settings
 from .errors import SettingsError
 from .fingerprint import Fingerprint, fingerprint
-from .targets import MemoryTarget, Target
+from .targets import MemoryTarget, Target, is_local
 from .targets.core import fitted
 
 __all__ = [
@@ -102,6 +104,26 @@ def inputs_key(upstream: Mapping[str, str | None], files: Mapping[str, str]) -> 
     their content stamps (16 hex digits)."""
     text = json.dumps({"tasks": dict(upstream), "files": dict(files)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+FOLDER = ".manifests"
+
+
+def where(target: Target) -> tuple[Any, str]:
+    """The filesystem and folder of the manifests of the task whose first stored output is
+    ``target``: ``.manifests`` beside it, so the output folder's listing (the status pass under
+    ``"exists"``) is not made longer by them."""
+    fs, path = target._open()
+    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    return fs, f"{folder}/{FOLDER}"
+
+
+def url_of(target: Target) -> str:
+    """The URL of ``target``'s manifest folder (for listing it)."""
+    return f"{target.folder}/{FOLDER}"
+
+
+_made: set[str] = set()  # manifest folders this process has made
 
 
 def folder_of(targets: list[Target]) -> Target | None:
@@ -176,11 +198,17 @@ def write(
         libraries=dict(libraries or {}),
     )
     name = manifest_name(task.task_id, code.key, inputs, commit)
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    fs, folder = where(target)
     raw = json.dumps(vars(manifest), sort_keys=True, indent=1).encode()
     old = _listed(fs, folder, task.task_id) if clean else []
-    fs.pipe_file(f"{folder}/{name}", raw)
+    if is_local(target.url):  # plain file calls: a create is most of the cost here
+        if folder not in _made:
+            os.makedirs(folder, exist_ok=True)
+            _made.add(folder)
+        with open(f"{folder}/{name}", "wb") as f:
+            f.write(raw)
+    else:
+        fs.pipe_file(f"{folder}/{name}", raw)
     for other in old:
         if other != name:
             fs.rm_file(f"{folder}/{other}")
@@ -198,8 +226,7 @@ def _listed(fs: Any, folder: str, task_id: str) -> list[str]:
 
 def read(target: Target, stamp: Stamp) -> Manifest | None:
     """The content of the manifest ``stamp`` names beside ``target``."""
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    fs, folder = where(target)
     try:
         return Manifest(**json.loads(fs.cat_file(f"{folder}/{stamp.name}")))
     except (FileNotFoundError, ValueError, TypeError):
@@ -208,10 +235,13 @@ def read(target: Target, stamp: Stamp) -> Manifest | None:
 
 def remove(target: Target, task_id: str) -> None:
     """Remove every manifest of ``task_id`` beside ``target``."""
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    fs, folder = where(target)
     for name in _listed(fs, folder, task_id):
         fs.rm_file(f"{folder}/{name}")
+    if is_local(target.url):  # the folder goes with the last of them
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+        _made.discard(folder)
 
 
 # -- deciding what is current -------------------------------------------------------------

@@ -12,8 +12,8 @@ LOG_NAME = ".runlog"
 def is_manifest(path) -> bool:
     """A provenance manifest daskflow writes beside a task's outputs
     (``.{task_id}.{code}.{inputs}.{commit}.manifest``)."""
-    name = os.fspath(path).replace("\\", "/").rsplit("/", 1)[-1]
-    return name.startswith(".") and name.endswith(".manifest")
+    parts = os.fspath(path).replace("\\", "/").rstrip("/").split("/")
+    return parts[-1] == ".manifests" or ".manifests" in parts[:-1]
 
 
 class RunLog:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import socket
 import subprocess
@@ -771,3 +772,18 @@ def test_scheduler_lost_mid_run_is_an_error_on_the_result(tmp_path):
         assert result.states[concurrent_flow.Sleepers().task_id] == "upstream_failed"
     finally:
         _stop([worker, scheduler])
+
+
+def test_code_mode_on_a_cluster_manifests_from_workers_make_the_rerun_a_no_op(client):
+    daskflow.settings.invalidation = "code"
+    flow = daskflow.Workflow(Join)
+    assert flow.run(scheduler=client, execution_summary=False).status == "SUCCESS"
+    ran = len(records())
+    folder = Path(os.fspath(daskflow.settings.dirpath)) / "Join"
+    (manifest,) = (folder / ".manifests").iterdir()
+    content = json.loads(manifest.read_text())
+    assert content["dask_key"].startswith("Join-Join__") and "@" in content["dask_key"]
+    assert content["pid"] != os.getpid()  # written on a worker
+    assert flow.complete()
+    flow.run(scheduler=client, execution_summary=False)
+    assert len(records()) == ran  # nothing ran again

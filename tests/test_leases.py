@@ -179,10 +179,10 @@ def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(where, 
 
 def _listing(root: str, s3) -> list[str]:
     if s3 is None:
-        names = [p.name for p in (Path(root) / "Hang").iterdir()]
+        paths = [str(p) for p in (Path(root) / "Hang").iterdir()]
     else:
-        names = [p.rsplit("/", 1)[-1] for p in s3.fs.find(f"{root[5:]}/Hang")]
-    return sorted(n for n in names if not is_manifest(n))
+        paths = s3.fs.find(f"{root[5:]}/Hang")
+    return sorted(p.rsplit("/", 1)[-1] for p in paths if not is_manifest(p))
 
 
 class Leased(TaskPickle):

@@ -427,7 +427,8 @@ def test_forced_runs_rewrite_on_s3(ran_pipeline, s3, s3_proxy):
     assert lease in deleted  # and let go
     assert [k for k in deleted if k != lease and not is_manifest(k)] == []  # (the old manifest)
     manifests = [r.key for r in requests if r.method == "PUT" and is_manifest(r.key)]
-    assert len(manifests) == 1 and manifests[0].startswith("prefix/TaskTrain/.TaskTrain_True")
+    assert len(manifests) == 1
+    assert manifests[0].startswith("prefix/TaskTrain/.manifests/.TaskTrain_True")
 
     RAN.clear()
     flow.run(forced=TaskPreprocess, execution_summary=False)

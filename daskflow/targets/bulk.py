@@ -108,25 +108,19 @@ FEW = 8
 thousands of files (one task of a family asks for its own, while the others are there)."""
 
 
-def listings(targets: Iterable[Target]) -> list[set[str]]:
-    """For each target, the names of the files in its folder: one fresh listing per folder
-    (remote ones in parallel), the same set for targets that share one."""
-    targets = list(targets)
-    keys = [
-        (
-            t.url.rpartition("/")[0] or ".",
-            tuple(sorted((k, repr(v)) for k, v in t.storage_options.items())),
-        )
-        for t in targets
-    ]
-    first = {k: t for k, t in zip(keys, targets, strict=True)}
+def listings(folders: Iterable[tuple[str, Mapping[str, Any]]]) -> list[set[str]]:
+    """For each ``(folder URL, storage options)``, the names of the files in it: one fresh
+    listing per folder (remote ones in parallel), the same set where a folder repeats."""
+    items = list(folders)
+    keys = [(url, tuple(sorted(map(repr, opts.items())))) for url, opts in items]
+    first = {k: opts for k, (_, opts) in zip(keys, items, strict=True)}
     remote = [k for k in first if not is_local(k[0])]
     names: dict[Any, set[str]] = {}
     if len(remote) > 1:
         with ThreadPoolExecutor(min(16, len(remote))) as pool:
-            got = pool.map(lambda k: _list_names(k[0], first[k].storage_options), remote)
+            got = pool.map(lambda k: _list_names(k[0], first[k]), remote)
             names.update(zip(remote, got, strict=True))
     for k in first:
         if k not in names:
-            names[k] = _list_names(k[0], first[k].storage_options)
+            names[k] = _list_names(k[0], first[k])
     return [names[k] for k in keys]
