@@ -336,3 +336,25 @@ def test_code_mode_explain_and_accept_on_s3(s3, monkeypatch):
     s3_before = len(s3.fs.find(s3.bucket))
     flow.run(execution_summary=False)
     assert len(s3.fs.find(s3.bucket)) == s3_before  # nothing written: nothing ran
+
+
+def test_cli_preview_explain_and_accept(project):
+    project.run("code")
+    project.edit("helpers_mod.py", "return x * SCALE", "return SCALE * x")
+    env = {**os.environ, "RUNS": str(project.runs), "CSV": str(project.csv)}
+    env["PYTHONPATH"] = os.pathsep.join([str(project.folder), env.get("PYTHONPATH", "")])
+    setting = "import daskflow; daskflow.settings.invalidation = 'code'; "
+
+    def cli(*args: str) -> str:
+        code = setting + "from daskflow.cli import main; raise SystemExit(main())"
+        argv = [sys.executable, "-c", code, *args, "pipeline.py:Report", "--dir", str(project.root)]
+        done = subprocess.run(
+            argv, env=env, capture_output=True, text=True, cwd=project.folder, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    explained = cli("preview", "--explain")
+    assert "Compute(): code changed: changed helpers_mod.inner" in explained
+    assert "accepted:\n  Compute()" in cli("accept")
+    assert "Every task is complete." in cli("preview", "--explain")
