@@ -15,7 +15,8 @@ from typing import Any
 from .fingerprint import fingerprint
 from .graph import TaskGraph
 from .manifests import Provenance
-from .runtime import Environment, Shipped, Unsendable, _dumps, memory_values, run_node
+from .runtime import Environment, _dumps, memory_values, run_node
+from .shipping import Shipped, Unsendable
 from .tasks import Task
 
 __all__ = ["annotated", "compile_graph", "dask_key"]

@@ -44,7 +44,8 @@ from . import settings
 from .context import write_tag
 from .errors import TaskError
 from .targets import MemoryTarget, Target, is_local, protocol, redact
-from .targets.core import fitted, process_alive, remove_temporaries
+from .targets.leftovers import process_alive, remove_temporaries
+from .targets.names import fitted
 
 __all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "take"]
 

@@ -1,9 +1,10 @@
 """Provenance: the manifest a commit writes beside a task's outputs, and what it is named.
 
-Every commit of a task writes, after its outputs, one small JSON file in the ``.manifests``
-folder beside its first stored output::
+Every commit of a task writes, after its outputs, one small JSON file in a ``.manifests``
+folder beside the folder of its first stored output (``data/.manifests/Task/`` for outputs in
+``data/Task/``)::
 
-    .manifests/.{task_id}.{code}.{inputs}.{commit}.manifest
+    .manifests/{folder}/.{task_id}.{code}.{inputs}.{commit}.manifest
 
 - ``code``: the task's code fingerprint (:mod:`daskflow.fingerprint`) when it ran;
 - ``inputs``: a digest of what it read: the commit of each upstream task, the content stamp
@@ -37,7 +38,7 @@ from . import settings
 from .errors import SettingsError
 from .fingerprint import Fingerprint, fingerprint
 from .targets import MemoryTarget, Target, is_local
-from .targets.core import fitted
+from .targets.names import fitted
 
 __all__ = [
     "MODES",
@@ -109,18 +110,27 @@ def inputs_key(upstream: Mapping[str, str | None], files: Mapping[str, str]) -> 
 FOLDER = ".manifests"
 
 
+def _beside(folder: str) -> str:
+    """The manifest folder for outputs in ``folder``: ``{parent}/.manifests/{name}``, outside
+    the output folder, so its listing (d6tflow code lists it; the status pass under
+    ``"exists"`` does) holds only outputs."""
+    parent, sep, name = folder.rstrip("/").rpartition("/")
+    if not sep:
+        return f"{FOLDER}/{name}"
+    return f"{parent}/{FOLDER}/{name}"
+
+
 def where(target: Target) -> tuple[Any, str]:
     """The filesystem and folder of the manifests of the task whose first stored output is
-    ``target``: ``.manifests`` beside it, so the output folder's listing (the status pass under
-    ``"exists"``) is not made longer by them."""
+    ``target`` (see :func:`_beside`)."""
     fs, path = target._open()
     folder = path.rsplit("/", 1)[0] if "/" in path else "."
-    return fs, f"{folder}/{FOLDER}"
+    return fs, _beside(folder)
 
 
 def url_of(target: Target) -> str:
     """The URL of ``target``'s manifest folder (for listing it)."""
-    return f"{target.folder}/{FOLDER}"
+    return _beside(target.folder)
 
 
 _made: set[str] = set()  # manifest folders this process has made

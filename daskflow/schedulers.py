@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import settings
-from .errors import ClusterError, WorkflowError
+from .clusters import _active_client, _connect, _describe_client, _is_client, get_distributed
+from .errors import WorkflowError
 from .graph import TaskGraph, levels
 from .runtime import DONE, NodeResult
 
@@ -369,103 +370,6 @@ def get_local(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return [results[k] for k in keys]
-
-
-# -- a cluster -------------------------------------------------------------------------------
-
-
-def get_distributed(
-    dsk: Any, keys: list[str], done: Done = _nothing, client: Any = None
-) -> list[Any]:
-    """Run the graph on the cluster of ``client``; a node Dask could not run (a worker lost
-    too often, a result it could not move) gives the exception Dask reported for it, and
-    every node without a result when the scheduler goes away mid-run a
-    :class:`~daskflow.errors.ClusterError` saying so, so the run still returns."""
-    from distributed import as_completed
-
-    futures = client.get(dsk, keys, sync=False)
-    results: dict[str, Any] = {}
-    finished = []
-    lost: BaseException | None = None
-    try:
-        for future in as_completed(futures, loop=client.loop):
-            if future.status == "finished":  # its result is fetched with the others below
-                finished.append(future)
-                done(future.key, True)
-            elif future.status == "error":
-                results[future.key] = future.exception()
-            else:  # cancelled: the scheduler went away (or the cluster closed)
-                results[future.key] = lost = lost or _lost(client, future.status)
-        # one batched transfer of the (small) results, not a round trip per task
-        results.update(zip([f.key for f in finished], client.gather(finished), strict=True))
-    except Exception as e:  # the connection to the scheduler broke
-        lost = _lost(client, f"{type(e).__name__}: {e}")
-        lost.__cause__ = e
-    finally:
-        with contextlib.suppress(Exception):
-            for future in futures:
-                future.release()
-    return [results.get(k, lost) for k in keys]
-
-
-def _lost(client: Any, why: str) -> ClusterError:
-    where = getattr(client.scheduler, "address", "the cluster")
-    return ClusterError(
-        f"lost the Dask scheduler at {where} while the run was under way ({why}); outputs "
-        "committed before stay, and the next run does the rest"
-    )
-
-
-def _active_client() -> Any:
-    if "distributed" not in sys.modules:
-        return None
-    from distributed.client import _get_global_client
-
-    return _get_global_client()
-
-
-def _is_client(obj: Any) -> bool:
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
-
-
-def _connect(address: str) -> Any:
-    """A client of the scheduler at ``address``, or a :class:`ClusterError` within
-    ``settings.connect_timeout`` seconds: first a handshake of its own under that bound
-    (distributed's own connect waits for the handshake without one, so a port that accepts
-    and never answers would hang it), then the client."""
-    from distributed import Client
-
-    timeout = settings.connect_timeout
-    try:
-        _handshake(address, timeout)
-        return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise ClusterError(
-            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
-            f"({type(e).__name__}: {str(e) or 'no answer'}); is it running, and is the address "
-            "right?"
-        ) from e
-
-
-def _handshake(address: str, timeout: float) -> None:
-    """Open a Dask comm to ``address`` and close it; TimeoutError if that takes longer than
-    ``timeout`` (run on a thread of its own, so it works inside a running event loop too)."""
-    import asyncio
-
-    from distributed.comm.core import connect
-
-    async def probe() -> None:
-        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
-        await comm.close()
-
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="daskflow-probe") as pool:
-        pool.submit(asyncio.run, probe()).result(timeout + 5)
-
-
-def _describe_client(client: Any, address: str | None) -> str:
-    where = address or getattr(client.scheduler, "address", "a cluster")
-    link = getattr(client, "dashboard_link", None)
-    return f"on {where}" + (f" (dashboard: {link})" if link else "")
 
 
 # -- choosing one ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from helpers import is_manifest
 import daskflow
 from daskflow import leases, settings
 from daskflow.leases import LeaseError
-from daskflow.targets import core
+from daskflow.targets import leftovers as leftover_files
 from daskflow.tasks import TaskPickle
 
 FLOW = str(Path(__file__).with_name("concurrent_flow.py"))
@@ -165,7 +165,7 @@ def test_killed_holder_is_taken_over_at_once_and_its_temporaries_removed(where, 
     start = time.monotonic()
     os.environ["RUNS"], os.environ["FLOW_HANG"] = str(runs), "0"
     time.sleep(5)  # the system temp folder is swept of what is at least 5 s old
-    core._SWEPT[0] = 0.0  # (and at most once a minute: an earlier test may have swept)
+    leftover_files._SWEPT[0] = 0.0  # (and at most once a minute: an earlier test may have swept)
     try:
         result = daskflow.Workflow(concurrent_flow.Hang).run(execution_summary=False)
     finally:

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import os
 import shutil
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..context import run_inputs, write_tag
+from ..context import run_inputs
 from ..errors import FormatError, OutputNotFoundError, StorageError, masked
 from ..formats import Format, get_format
+from .names import fitted, system_temp_prefix, temporary_name
 from .urls import _fs, _local_fs, is_local, protocol, redact, resolve
 
 __all__ = ["MemoryTarget", "Staging", "Target", "data", "staging"]
@@ -367,129 +365,6 @@ class MemoryTarget(Target):
             data.pop(self.url, None)
 
     invalidate = remove
-
-
-NAME_MAX = 255
-"""The longest file name, in bytes, of the common local filesystems (ext4, xfs, APFS, NTFS)."""
-
-
-def fitted(name: str, suffix: str = "", reserve: int = 0) -> str:
-    """``name + suffix``, with ``name`` shortened and a digest of it added when together
-    they would pass :data:`NAME_MAX` bytes (less ``reserve`` for what a caller adds), so a
-    name that is legal on its own stays legal with a suffix.
-
-    >>> fitted("x.pkl", ".lease")
-    'x.pkl.lease'
-    >>> long = fitted("a" * 300, ".tmp")
-    >>> len(long.encode()), long.endswith(".tmp"), long == fitted("a" * 300, ".tmp")
-    (255, True, True)
-    """
-    room = NAME_MAX - reserve - len(suffix.encode())
-    if len(name.encode()) <= room:
-        return name + suffix
-    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
-    short = name.encode()[: room - 11].decode(errors="ignore")
-    return f"{short}~{digest}{suffix}"
-
-
-TAG_LENGTH = 15
-"""The length of the tag in a temporary's name (:func:`temporary_name`)."""
-
-
-def temporary_name(name: str) -> str:
-    """The hidden name of a temporary written beside output ``name``:
-    ``.{name}.{tag}.tmp``, within the file-name limit. While the task holds a lease, the tag
-    starts with the lease's (:data:`daskflow.context.write_tag`), so the run that takes over
-    the lease of a killed holder can tell its leftovers (:func:`temporary_prefix`)."""
-    lease = write_tag.get()
-    unique = uuid.uuid4().hex
-    tag = f"{lease}-{unique}" if lease else unique
-    return fitted(f".{name}", f".{tag[:TAG_LENGTH]}.tmp")
-
-
-def temporary_prefix(name: str, lease: str = "") -> str:
-    """What the names of output ``name``'s temporaries start with: those written under the
-    lease tagged ``lease``, or every one."""
-    return fitted(f".{name}", "." + "x" * TAG_LENGTH + ".tmp")[: -TAG_LENGTH - 4] + lease
-
-
-def remove_temporaries(targets: list[Target], tag: str = "") -> list[str]:
-    """Remove the temporaries written beside ``targets`` (those tagged with lease ``tag``
-    only, when given), listing each folder once; what was removed. A writer that still
-    runs loses its temporary and fails its commit: nothing partial counts as complete."""
-    by_folder: dict[str, list[tuple[Any, str]]] = {}
-    for t in targets:
-        if isinstance(t, MemoryTarget):
-            continue
-        fs, path = t._open()
-        folder, _, name = path.rpartition("/")
-        by_folder.setdefault(folder or ".", []).append((fs, temporary_prefix(name, tag)))
-    removed = []
-    for folder, wanted in by_folder.items():
-        fs = wanted[0][0]
-        try:
-            entries = fs.ls(folder, detail=False)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        prefixes = tuple(prefix for _, prefix in wanted)
-        for entry in entries:
-            if entry.rstrip("/").rsplit("/", 1)[-1].startswith(prefixes):
-                with contextlib.suppress(FileNotFoundError):
-                    fs.rm(entry, recursive=True)
-                    removed.append(entry)
-    return removed
-
-
-def system_temp_prefix() -> str:
-    """The prefix of this process's files in the system's temporary folder (staged uploads,
-    downloads): ``daskflow-{pid}-``, so a later run can tell those of a killed process."""
-    return f"daskflow-{os.getpid()}-"
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this machine exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    except OSError:  # no such pid on this platform
-        return False
-    return True
-
-
-_SWEPT = [0.0]  # when this process last swept the system's temporary folder
-
-
-def sweep_system_temp(every: float = 60.0, min_age: float = 5.0) -> list[str]:
-    """Remove the files and folders that processes of this machine which no longer exist
-    left in the system's temporary folder (``daskflow-{pid}-*``: staged uploads, downloads
-    of a writer killed mid-save); at most once every ``every`` seconds. What it removed."""
-    now = time.time()
-    if now - _SWEPT[0] < every:
-        return []
-    _SWEPT[0] = now
-    removed = []
-    try:
-        entries = list(os.scandir(tempfile.gettempdir()))
-    except OSError:
-        return []
-    for entry in entries:
-        owner = entry.name[len("daskflow-") :].split("-", 1)[0]
-        if not entry.name.startswith("daskflow-") or not owner.isdigit():
-            continue
-        if int(owner) == os.getpid() or process_alive(int(owner)):
-            continue
-        with contextlib.suppress(OSError):
-            if now - entry.stat(follow_symlinks=False).st_mtime < min_age:
-                continue  # (a pid reused between its start and its first write: leave it)
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.remove(entry.path)
-            removed.append(entry.path)
-    return removed
 
 
 class _InFolder(str):

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import OutputNotFoundError
 from ..formats import Format, get_format
-from .core import MemoryTarget, Target, _staging, temporary_name
+from .core import MemoryTarget, Target, _staging
+from .names import temporary_name
 from .urls import is_local, redact
 
 __all__ = ["DatasetTarget", "make_target"]

@@ -21,7 +21,7 @@ from ..errors import (
 )
 from ..parameters import PRIVATE, Parameter, adopt
 from ..targets import Target, exists_many
-from ..targets.core import remove_temporaries
+from ..targets.leftovers import remove_temporaries
 from .ids import task_id_str
 
 __all__ = ["Task", "TaskAggregator", "flatten", "root_of"]
