@@ -170,7 +170,7 @@ def garbage(
             exact.add(path)
             parent = path.rsplit("/", 1)[0]
             heads.add((parent, manifests.head(task.task_id) + "."))  # its lease
-            heads.add((f"{parent}/{manifests.FOLDER}", manifests.head(task.task_id) + "."))
+            heads.add((manifests._beside(parent), manifests.head(task.task_id) + "."))
     try:
         found = fs.find(base, detail=True)
     except FileNotFoundError:

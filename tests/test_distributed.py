@@ -779,8 +779,8 @@ def test_code_mode_on_a_cluster_manifests_from_workers_make_the_rerun_a_no_op(cl
     flow = daskflow.Workflow(Join)
     assert flow.run(scheduler=client, execution_summary=False).status == "SUCCESS"
     ran = len(records())
-    folder = Path(os.fspath(daskflow.settings.dirpath)) / "Join"
-    (manifest,) = (folder / ".manifests").iterdir()
+    folder = Path(os.fspath(daskflow.settings.dirpath)) / ".manifests" / "Join"
+    (manifest,) = folder.iterdir()
     content = json.loads(manifest.read_text())
     assert content["dask_key"].startswith("Join-Join__") and "@" in content["dask_key"]
     assert content["pid"] != os.getpid()  # written on a worker

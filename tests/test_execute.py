@@ -276,7 +276,7 @@ def test_task_that_fails_after_saving_is_not_complete():
 def test_successful_run_leaves_no_temporary_files():
     daskflow.Workflow(Task1).run(execution_summary=False)
     assert _files("data") == ["Task1/Task1__99914b932b-data.pkl"]
-    assert len(list(Path("data/Task1/.manifests").iterdir())) == 1  # and its manifest
+    assert len(list(Path("data/.manifests/Task1").iterdir())) == 1  # and its manifest
 
 
 # -- retries ---------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_outputs_without_a_manifest_are_complete_under_exists_and_unknown_otherw
 
 def test_every_commit_writes_a_manifest_with_its_provenance(project):
     project.run("exists")
-    (manifest,) = (project.root / "Compute" / ".manifests").iterdir()
+    (manifest,) = (project.root / ".manifests" / "Compute").iterdir()
     content = json.loads(manifest.read_text())
     assert content["task_id"] == "Compute__99914b932b" and content["task_family"] == "Compute"
     assert {"Compute.run", "Compute.requires", "helpers_mod.helper", "helpers_mod.inner"} <= set(

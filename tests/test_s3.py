@@ -428,7 +428,7 @@ def test_forced_runs_rewrite_on_s3(ran_pipeline, s3, s3_proxy):
     assert [k for k in deleted if k != lease and not is_manifest(k)] == []  # (the old manifest)
     manifests = [r.key for r in requests if r.method == "PUT" and is_manifest(r.key)]
     assert len(manifests) == 1
-    assert manifests[0].startswith("prefix/TaskTrain/.manifests/.TaskTrain_True")
+    assert manifests[0].startswith("prefix/.manifests/TaskTrain/.TaskTrain_True")
 
     RAN.clear()
     flow.run(forced=TaskPreprocess, execution_summary=False)
