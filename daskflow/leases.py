@@ -18,10 +18,11 @@ the lease is deleted after. So:
 - a wait is bounded by ``settings.lease_wait``, and says what it waits for.
 
 A task whose outputs all exist is never run, so it takes no lease: the no-op path reads no
-lease. Taking over or renewing is a compare-and-swap: on S3 a put with ``If-Match`` on the
-lease's ETag; on a local disk the old lease is renamed aside and checked, and put back if it
-was not the one judged dead. Other fsspec storage gets a best-effort lease (create if absent,
-then read back), and a warning says so once.
+lease. Taking a dead holder's lease over is a compare-and-swap: on S3 a put with
+``If-Match`` on the lease's ETag; on a local disk the old lease is renamed aside and checked,
+and put back if it was not the one judged dead. The holder renews its own lease in place
+(``If-Match`` on S3; a check, then an atomic replace, locally). Other fsspec storage gets a
+best-effort lease (create if absent, then read back), and a warning says so once.
 """
 
 from __future__ import annotations
