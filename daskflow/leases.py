@@ -310,12 +310,13 @@ class Lease:
     def __init__(self, store: _Store, holder: Holder, raw: bytes, where: str) -> None:
         self.store, self.holder, self.raw, self.where = store, holder, raw, where
         self.lost: str = ""
+        self.published = False
         self.lock = threading.Lock()
 
     def renew(self, ttl: float) -> None:
         """Move the expiry on; mark the lease lost if somebody took it over."""
         with self.lock:
-            if self.lost or self.raw is None:
+            if self.lost or self.published:
                 return
             holder = replace(self.holder, expires=time.time() + ttl)
             raw = holder.text()
@@ -340,15 +341,35 @@ class Lease:
         """Raise :class:`LeaseError` unless this process still holds the lease (before a
         commit: a read of the lease, unless it cannot have been taken over)."""
         with self.lock:
+            if self.published:
+                self.lost = f"the lease {self.where} was already given up"
             if not self.lost and not self._safe() and self.store.read() != self.raw:
                 self.lost = f"the lease {self.where} was taken over by another run"
             if self.lost:
                 raise LeaseError(f"{self.holder.task}: {self.lost}; its outputs were not committed")
 
+    def publish(self, path: str, raw: bytes) -> bool:
+        """Turn the lease into the file ``path`` holding ``raw`` (the task's manifest), which
+        releases it: on a local disk, the lease file is rewritten and renamed there, saving
+        a file made and one deleted per task. False (nothing done) elsewhere, or when the
+        lease may have been taken over: then write ``path`` and :meth:`release` as usual."""
+        if not isinstance(self.store, _LocalStore):
+            return False
+        _renewer.drop(self)
+        with self.lock:
+            if self.lost or self.published or not self._safe():
+                return False
+            with open(self.store.path, "r+b") as f:  # the lease's own file: nothing created
+                f.write(raw)
+                f.truncate()
+            os.replace(self.store.path, path)
+            self.published = True
+            return True
+
     def release(self) -> None:
         _renewer.drop(self)
         with self.lock:
-            if self.lost:
+            if self.lost or self.published:
                 return
             try:
                 if self._safe():  # ours for sure: delete it without reading it first

@@ -181,11 +181,14 @@ def write(
     libraries: Mapping[str, str] | None = None,
     clean: bool = True,
     commit: str | None = None,
+    place: Any = None,
 ) -> Stamp:
     """Write the manifest of ``task``'s commit beside ``target``; the stamp of the new one.
     With ``clean`` (the outputs existed before: a rerun), remove its earlier manifests (one
     listing); a task whose outputs were missing has none, unless somebody deleted them by
-    hand, and then the status pass sees two and counts the task as pending."""
+    hand, and then the status pass sees two and counts the task as pending. ``place(path,
+    bytes)``, if given, may put the file there itself (the task's lease, renamed: see
+    :meth:`daskflow.leases.Lease.publish`) and says whether it did."""
     commit = commit or uuid.uuid4().hex[:16]
     inputs = inputs_key(upstream, files)
     manifest = Manifest(
@@ -215,8 +218,9 @@ def write(
         if folder not in _made:
             os.makedirs(folder, exist_ok=True)
             _made.add(folder)
-        with open(f"{folder}/{name}", "wb") as f:
-            f.write(raw)
+        if place is None or not place(f"{folder}/{name}", raw):
+            with open(f"{folder}/{name}", "wb") as f:
+                f.write(raw)
     else:
         fs.pipe_file(f"{folder}/{name}", raw)
     for other in old:

@@ -264,7 +264,8 @@ def _run_task(
         if isinstance(lease, leases.Made):  # another run made it while this one waited
             logger.info("%r was made by %s meanwhile", task, lease.describe())
             return NodeResult(key, DONE, pid=os.getpid(), made_by=lease.describe())
-        record = functools.partial(_manifest, task, prov, ran or {}, env, time.time())
+        place = lease.publish if isinstance(lease, leases.Lease) else None
+        record = functools.partial(_manifest, task, prov, ran or {}, env, time.time(), place)
         return _run_leased(task, log, lease, away, start, record)
     finally:
         run_inputs.reset(tokens[0])
@@ -282,8 +283,10 @@ def _manifest(
     ran: dict[str, str | None],
     env: Environment | None,
     started: float,
+    place: Callable[[str, bytes], bool] | None = None,
 ) -> str:
-    """Write the manifest of the task's commit; its commit id ("" if it stores nothing)."""
+    """Write the manifest of the task's commit (by turning its lease into it, where
+    ``place`` can); its commit id ("" if it stores nothing)."""
     home = manifests.folder_of(task.own_targets())
     if home is None:
         return ""
@@ -299,6 +302,7 @@ def _manifest(
         dask_key=prov.dask_key,
         libraries=library_versions(),
         clean=prov.clean,
+        place=place,
     )
     return stamp.commit
 
