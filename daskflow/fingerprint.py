@@ -19,7 +19,6 @@ replaces the computed fingerprint for a task whose author wants to decide.
 from __future__ import annotations
 
 import ast
-import builtins
 import hashlib
 import inspect
 import os
@@ -152,12 +151,9 @@ _CONSTANTS = (int, float, complex, str, bytes, bool, type(None), tuple, frozense
 def _resolve(name: str, namespace: dict[str, Any]) -> Any:
     """What ``name`` (``a`` or ``a.b.c``) means in ``namespace``, as far as it goes."""
     head, *rest = name.split(".")
-    if head in namespace:
-        obj = namespace[head]
-    elif hasattr(builtins, head):
+    if head not in namespace:  # a builtin, or a name bound at run time
         return None
-    else:
-        return None
+    obj = namespace[head]
     for part in rest:
         nxt = getattr(obj, part, None)
         if nxt is None:
