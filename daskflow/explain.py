@@ -164,8 +164,7 @@ def garbage(
             if isinstance(t, MemoryTarget):
                 continue
             path = t._open()[1].rstrip("/")
-            folder, name = t.probe
-            if f"{folder}/{name}" != t.url:  # a dataset: everything inside is its
+            if t.probe_path()[1] != path:  # a dataset: everything inside is its
                 folders.append(path + "/")
             exact.add(path)
             parent = path.rsplit("/", 1)[0]

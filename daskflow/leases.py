@@ -45,6 +45,7 @@ from . import settings
 from .context import write_tag
 from .errors import TaskError
 from .targets import MemoryTarget, Target, is_local, protocol, redact
+from .targets.bulk import content_stamp
 from .targets.leftovers import process_alive, remove_temporaries
 from .targets.names import fitted
 
@@ -516,36 +517,12 @@ def take(
         pause = min(pause * 1.5, POLL[1])
 
 
-def _stamps(targets: list[Target]) -> Any:
+def _stamps(targets: list[Target]) -> list[str] | None:
     """What the outputs are now (``None`` if one is missing): changes when one is rewritten."""
-    stamps = []
-    for t in targets:
-        fs, path = t._open()
-        folder, name = t.probe
-        if f"{folder}/{name}" != t.url:  # a dataset: its marker file
-            path = f"{path}/{name}"
-        try:
-            stamps.append(_stamp(fs, path, protocol(t.url)))
-        except FileNotFoundError:
-            return None
-    return stamps
-
-
-def _stamp(fs: Any, path: str, scheme: str | None) -> Any:
-    if is_local(path if scheme is None else f"{scheme}://"):
-        st = os.stat(path)  # FileNotFoundError if missing
-        if not os.path.isfile(path):
-            raise FileNotFoundError(path)
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
-    if scheme in ("s3", "s3a"):  # one HEAD (info() lists the prefix too when it is missing)
-        bucket, key, _ = fs.split_path(path)
-        head = fs.call_s3("head_object", Bucket=bucket, Key=key)
-        return (head.get("ETag"), head.get("ContentLength"))
-    fs.invalidate_cache(path)
-    info = fs.info(path)
-    if info.get("type") == "directory":
-        raise FileNotFoundError(path)
-    return (info.get("ETag"), info.get("size"), str(info.get("mtime") or ""))
+    try:
+        return [content_stamp(*t.probe_path(), protocol(t.url)) for t in targets]
+    except FileNotFoundError:
+        return None
 
 
 @contextlib.contextmanager

@@ -37,8 +37,10 @@ from typing import Any
 from . import settings
 from .errors import SettingsError
 from .fingerprint import Fingerprint, fingerprint
-from .targets import MemoryTarget, Target, is_local
+from .targets import MemoryTarget, Target, is_local, protocol
+from .targets.bulk import content_stamp
 from .targets.names import fitted
+from .targets.urls import _fs
 
 __all__ = [
     "MODES",
@@ -279,20 +281,12 @@ def declared_reads(task: Any) -> list[str]:
 
 
 def file_stamp(url: str, storage_options: Mapping[str, Any] | None = None) -> str:
-    """A file's content stamp: its ETag, else size and modification time; ``"missing"``."""
-    from .targets.urls import _fs
-
+    """A file's content stamp (:func:`daskflow.targets.bulk.content_stamp`); ``"missing"``."""
     fs, path = _fs(url, storage_options or {})
     try:
-        fs.invalidate_cache(path)
-        info = fs.info(path)
+        return content_stamp(fs, path, protocol(url))
     except FileNotFoundError:
         return "missing"
-    etag = info.get("ETag") or info.get("etag")
-    if etag:
-        return str(etag).strip('"')
-    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
-    return f"{info.get('size')}:{modified}"
 
 
 def file_stamps(task: Any) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """Completeness in bulk: :func:`exists_many` answers for many targets with one fresh
-listing per folder, and says when an object store's bucket is missing."""
+listing per folder, and says when an object store's bucket is missing; :func:`listings` gives
+folders' names; :func:`content_stamp` says what one file is now."""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +15,7 @@ from ..errors import StorageError, masked
 from .core import Target
 from .urls import _fs, is_local, protocol, redact, resolve
 
-__all__ = ["exists_many", "listings"]
+__all__ = ["content_stamp", "exists_many", "listings"]
 
 
 def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
@@ -124,3 +126,26 @@ def listings(folders: Iterable[tuple[str, Mapping[str, Any]]]) -> list[set[str]]
         if k not in names:
             names[k] = _list_names(k[0], first[k])
     return [names[k] for k in keys]
+
+
+def content_stamp(fs: Any, path: str, scheme: str | None) -> str:
+    """What the file at ``path`` (of protocol ``scheme``) is now, to tell when it is written
+    again: its ETag (S3: one HEAD), else its size and modification time. Raises
+    ``FileNotFoundError`` when it is missing, or a folder."""
+    if scheme in (None, "file", "local"):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(path)
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    if scheme in ("s3", "s3a"):  # info() would also list the prefix of a missing key
+        bucket, key, _ = fs.split_path(path)
+        return str(fs.call_s3("head_object", Bucket=bucket, Key=key)["ETag"]).strip('"')
+    fs.invalidate_cache(path)
+    info = fs.info(path)
+    if info.get("type") == "directory":
+        raise FileNotFoundError(path)
+    etag = info.get("ETag") or info.get("etag")
+    if etag:
+        return str(etag).strip('"')
+    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    return f"{info.get('size')}:{modified}"

@@ -154,15 +154,22 @@ class Target:
             self._fs_path = _fs(self.url, self.storage_options)
         return self._fs_path
 
+    def probe_path(self) -> tuple[Any, str]:
+        """The filesystem and path of the :attr:`probe` file: the output itself, or for a
+        dataset (a folder) the marker file inside it."""
+        fs, path = self._open()
+        folder, name = self.probe
+        if f"{folder}/{name}" != self.url:
+            path = f"{path}/{name}"
+        return fs, path
+
     def exists(self) -> bool:
         """Whether the output is there: its :attr:`probe` file, freshly checked."""
         folder, name = self.probe
         url = f"{folder}/{name}"
         if protocol(url) is None:
             return os.path.isfile(resolve(url))
-        fs, path = self._open()
-        if url != self.url:  # the probe is a file inside the output (a dataset's marker)
-            path = f"{path}/{name}"
+        fs, path = self.probe_path()
         try:
             fs.invalidate_cache(path)
             return bool(fs.isfile(path))
