@@ -39,21 +39,30 @@ def reasons(graph: TaskGraph, forced: Iterable[str] = ()) -> dict[str, str]:
         if complete[key] and key not in redo:
             continue
         verdict = verdicts.get(key)
+        old = _last_manifest(task, verdict)  # read once, for the reason and the duration
         if key in redo:
             text = "forced"
         elif not exist.get(key, False):
             text = "output missing"
         elif verdict is not None and not verdict.current:
-            text = _detail(task, verdict)
+            text = _detail(task, verdict, old)
         else:
             pending = [graph.tasks[d] for d in graph.deps[key] if not complete[d]]
             text = "upstream pending: " + ", ".join(repr(t) for t in pending)
-        last = _last_run(task, verdict)
-        why[key] = text + (f" (its last run took {last:.1f} s)" if last is not None else "")
+        last = f" (its last run took {old.seconds:.1f} s)" if old is not None else ""
+        why[key] = text + last
     return why
 
 
-def _detail(task: Task, verdict: manifests.Verdict) -> str:
+def _last_manifest(task: Task, verdict: manifests.Verdict | None) -> manifests.Manifest | None:
+    """The content of the task's manifest, if the status pass found one."""
+    if verdict is None or verdict.stamp is None:
+        return None
+    home = manifests.folder_of(task.own_targets())
+    return manifests.read(home, verdict.stamp) if home is not None else None
+
+
+def _detail(task: Task, verdict: manifests.Verdict, old: manifests.Manifest | None) -> str:
     if verdict.reason == "no manifest":
         return (
             "no manifest: its outputs were made by d6tflow or an earlier daskflow, so whether "
@@ -61,8 +70,6 @@ def _detail(task: Task, verdict: manifests.Verdict) -> str:
         )
     if verdict.reason == "several manifests":
         return "several manifests beside its outputs (outputs deleted by hand?); run it again"
-    home = manifests.folder_of(task.own_targets())
-    old = manifests.read(home, verdict.stamp) if home and verdict.stamp else None
     if verdict.reason == "code changed":
         if old is None:
             return "code changed"
@@ -93,14 +100,6 @@ def _detail(task: Task, verdict: manifests.Verdict) -> str:
         names += [f"file {u} (no longer read)" for u in old.files if u not in files]
         return "input changed: " + (", ".join(names) or "an upstream task's outputs were remade")
     return verdict.reason
-
-
-def _last_run(task: Task, verdict: manifests.Verdict | None) -> float | None:
-    if verdict is None or verdict.stamp is None:
-        return None
-    home = manifests.folder_of(task.own_targets())
-    old = manifests.read(home, verdict.stamp) if home is not None else None
-    return old.seconds if old is not None else None
 
 
 def explain(graph: TaskGraph, forced: Iterable[str] = ()) -> str:

@@ -302,7 +302,6 @@ class Verdict:
     reason: str = ""
     stamp: Stamp | None = None
     commit: str | None = None  # what a downstream task records as this input
-    detail: str = ""
 
 
 @dataclass
