@@ -165,19 +165,20 @@ def completeness(
         ]
         named = f"; needed by {', '.join(users[:3])}{' ...' if len(users) > 3 else ''}"
         raise StorageError(f"{e}{named if users else ''}", e.url) from masked(e)
-    judged = _judged(order, deps, targets, spans, found) if _tracked(order) else None
+    # a task without outputs is never complete (luigi)
+    owns = {key: b > a and all(found[a:b]) for key, (a, b) in spans.items()}
+    judged = _judged(order, deps, targets, spans, owns) if _tracked(order) else None
     if verdicts is not None and judged is not None:
         verdicts.update(judged)
     complete: dict[str, bool] = {}
     for key, task in order.items():
-        a, b = spans[key]
         upstream_ok = all(complete[d] for d in deps[key])
         if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
             complete[key] = upstream_ok
             if exist is not None:
                 exist[key] = False  # none of its own
             continue
-        own = b > a and all(found[a:b])  # a task without outputs is never complete (luigi)
+        own = owns[key]
         if exist is not None:
             exist[key] = own
         current = own and (judged is None or judged[key].current)
@@ -197,7 +198,7 @@ def _judged(
     deps: Mapping[str, tuple[str, ...]],
     targets: list[Target],
     spans: Mapping[str, tuple[int, int]],
-    found: list[bool],
+    owns: Mapping[str, bool],
 ) -> dict[str, manifests.Verdict]:
     """Each task's verdict under its invalidation mode, from one listing of each folder of
     manifests (reading no manifest)."""
@@ -208,9 +209,8 @@ def _judged(
             homes[key] = home
     folders = [(manifests.url_of(t), t.storage_options) for t in homes.values()]
     listed = dict(zip(homes, listings(folders), strict=True))
-    exist = {k: b > a and all(found[a:b]) for k, (a, b) in spans.items()}
     names: dict[str, set[str] | None] = {k: listed.get(k) for k in order}
-    return manifests.judge(order, deps, exist, names)
+    return manifests.judge(order, deps, owns, names)
 
 
 @dataclass(frozen=True)
