@@ -352,19 +352,13 @@ def _run_leased(
     try:
         out: dict[str, Any] | bytes = _dumps(made) if away and made else made
     except Exception as e:
-        return NodeResult(
-            key,
-            FAILED,
-            error=TaskError(
-                f"{task!r} saved an in-memory output that cannot be sent to another "
-                f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
-                "file format (TaskPickle, TaskPqPandas, ...)"
-            ),
-            error_text="".join(traceback.format_exception(e)),
-            seconds=time.perf_counter() - start,
-            attempts=attempts,
-            pid=os.getpid(),
+        error = TaskError(
+            f"{task!r} saved an in-memory output that cannot be sent to another "
+            f"process: {type(e).__name__}: {e}; save a picklable object, or use a "
+            "file format (TaskPickle, TaskPqPandas, ...)"
         )
+        error.__cause__ = e  # its traceback is in the error text
+        return _failed(task, error, away, start, attempts)
     return NodeResult(
         key,
         DONE,
