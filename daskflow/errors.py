@@ -140,6 +140,10 @@ _CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/\s@]+@|()[^\s/@:\"'(]+:[^\s/@\"']+
 ``key:secret@bucket`` (as a storage library quotes a bucket name): never shown in a message."""
 
 
+def _mask(text: str) -> str:
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def masked(error: BaseException) -> BaseException:
     """``error``, or if its text (or that of an exception it was raised from) quotes a URL
     with credentials in it, a stand-in whose text has them masked: raise a
@@ -154,7 +158,7 @@ def masked(error: BaseException) -> BaseException:
     cause = masked(error.__cause__) if error.__cause__ is not None else None
     context = masked(error.__context__) if error.__context__ is not None else None
     text = str(error)
-    clean = _CREDENTIALS.sub(r"\1***@", text)
+    clean = _mask(text)
     if clean == text and cause is error.__cause__ and context is error.__context__:
         return error
     stand_in = MaskedError(f"{type(error).__qualname__}: {clean}")
@@ -180,7 +184,7 @@ class StorageError(OutputError, OSError):
     """
 
     def __init__(self, message: str, url: str | None = None) -> None:
-        super().__init__(_CREDENTIALS.sub(r"\1***@", message))
+        super().__init__(_mask(message))
         self.url = url
 
     def __str__(self) -> str:
