@@ -30,7 +30,7 @@ from typing import Any
 from . import settings
 from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
-from .graph import TaskGraph, build, forced_keys, to_run
+from .graph import TaskGraph, build, forced_keys, no_cycle_collection, to_run
 from .manifests import Verdict
 from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
@@ -344,12 +344,13 @@ def run(
         if not isinstance(f, Task) and not (isinstance(f, type) and issubclass(f, Task)):
             raise WorkflowError(f"forced takes tasks or task classes, got {f!r}")
     logging.getLogger("daskflow").setLevel(settings.log_level.upper())
-    graph = graph or build(roots)
     exist: dict[str, bool] = {}
     verdicts: dict[str, Verdict] = {}
-    complete = graph.status(exist=exist, verdicts=verdicts)
-    redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
-    keys = to_run(graph, complete, redo)
+    with no_cycle_collection():  # the plan: one pause for the build and the status pass
+        graph = graph or build(roots)
+        complete = graph.status(exist=exist, verdicts=verdicts)
+        redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
+        keys = to_run(graph, complete, redo)
     families = {k: graph.tasks[k].task_family for k in keys}
     reporter = reporter or _reporter(families, execution_summary)
     if confirm and redo and not _confirmed([graph.tasks[k] for k in keys if complete[k]]):

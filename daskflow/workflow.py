@@ -25,7 +25,7 @@ from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .explain import accept as accept_outputs
 from .explain import explain as explain_text
-from .graph import TaskGraph, build, downstream_of, preview_text, upstream_of
+from .graph import TaskGraph, build, downstream_of, no_cycle_collection, preview_text, upstream_of
 from .tasks import Task, TaskData, _confirm, root_of
 from .visualize import Picture
 
@@ -265,11 +265,12 @@ class Workflow:
         """Print the dependency tree with each task's status (COMPLETE / PENDING); with
         ``explain``, then why each pending task would run (see *Why a task runs* in the
         README)."""
-        graph = build(self._tasks(tasks))
-        self._check_params(graph)
-        _print_preview(graph, indent, last, show_params, clip_params)
-        if explain:
-            print(explain_text(graph), end="")
+        with no_cycle_collection():  # one pause for the build, status pass and tree
+            graph = build(self._tasks(tasks))
+            self._check_params(graph)
+            _print_preview(graph, indent, last, show_params, clip_params)
+            if explain:
+                print(explain_text(graph), end="")
 
     def accept(self, tasks: Any = None) -> list[Task]:
         """Take the outputs of the flow's tasks (or of ``tasks`` and everything upstream of
@@ -321,8 +322,9 @@ class Workflow:
         """
         forced_tasks = None if forced is None else self._tasks(forced)
         roots = self._tasks(tasks)
-        graph = build(roots)
-        self._check_params(graph)
+        with no_cycle_collection():
+            graph = build(roots)
+            self._check_params(graph)
         self.last_result = _run(
             roots,
             graph=graph,

@@ -423,3 +423,49 @@ def test_an_error_in_a_users_requires_or_output_names_the_task():
     with pytest.raises(ValueError) as info:
         graph.build([BrokenOutput()]).status()
     assert any("BrokenOutput().output()" in n for n in info.value.__notes__)
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_the_collector_pause_nests_and_restores_what_was(was_on):
+    import gc
+
+    (gc.enable if was_on else gc.disable)()
+    try:
+        with graph.no_cycle_collection():
+            assert not gc.isenabled()
+            with graph.no_cycle_collection():  # a build inside a preview
+                pass
+            assert not gc.isenabled()  # the inner one ended: still paused
+        assert gc.isenabled() is was_on
+        with pytest.raises(KeyError), graph.no_cycle_collection():
+            raise KeyError("x")  # an error inside still resumes it
+        assert gc.isenabled() is was_on
+    finally:
+        gc.enable()
+
+
+def test_the_collector_stays_paused_until_the_last_thread_is_done():
+    import gc
+    import threading
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with graph.no_cycle_collection():
+            inside.set()
+            leave.wait(10)
+
+    gc.enable()
+    thread = threading.Thread(target=other)
+    try:
+        with graph.no_cycle_collection():
+            thread.start()
+            assert inside.wait(10)
+        assert not gc.isenabled()  # the other thread's build still runs
+        leave.set()
+        thread.join(10)
+        assert gc.isenabled()
+    finally:
+        leave.set()
+        thread.join(10)
+        gc.enable()

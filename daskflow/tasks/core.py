@@ -286,9 +286,10 @@ class Task:
             targets = self.output_targets()  # a task without outputs is never complete
             return bool(targets) and all(exists_many(targets))
         # the whole upstream graph: the graph layer decides (see LAZY in test_imports.py)
-        from ..graph import build
+        from ..graph import build, no_cycle_collection
 
-        return build([self]).status(check)[self.task_id]
+        with no_cycle_collection():  # one pause for the build and the status pass
+            return build([self]).status(check)[self.task_id]
 
     def reset(self, confirm: bool = False) -> bool:
         """Delete this task's outputs, its manifest, and temporaries a killed writer left
