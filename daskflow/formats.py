@@ -70,6 +70,17 @@ class Format:
         return super().__reduce__()  # type: ignore[return-value]
 
 
+def _open(fs: Any, path: str, mode: str) -> Any:
+    """``fs.open(path, mode)``, or Python's own ``open`` on fsspec's plain local filesystem
+    (whose paths are local paths): fsspec's file wrapper costs more than reading a small
+    output does."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if type(fs) is LocalFileSystem and not path.startswith(("file:", "local:")):
+        return open(path, mode)
+    return fs.open(path, mode)
+
+
 class Pickle(Format):
     """Any picklable object (``.pkl``)."""
 
@@ -77,11 +88,11 @@ class Pickle(Format):
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         kwargs.setdefault("protocol", pickle.HIGHEST_PROTOCOL)
-        with fs.open(path, "wb") as f:
+        with _open(fs, path, "wb") as f:
             pickle.dump(obj, f, **kwargs)
 
     def load(self, fs: Any, path: str, **kwargs: Any) -> Any:
-        with fs.open(path, "rb") as f:
+        with _open(fs, path, "rb") as f:
             return pickle.load(f, **kwargs)
 
 
@@ -93,11 +104,11 @@ class Json(Format):
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         kwargs.setdefault("indent", 4)
         text = json.dumps({"data": obj}, **kwargs)
-        with fs.open(path, "wb") as f:
+        with _open(fs, path, "wb") as f:
             f.write(text.encode("utf-8"))
 
     def load(self, fs: Any, path: str, **kwargs: Any) -> Any:
-        with fs.open(path, "rb") as f:
+        with _open(fs, path, "rb") as f:
             return json.loads(f.read().decode("utf-8"), **kwargs)["data"]
 
 

@@ -140,9 +140,13 @@ class _Store:
 
 class _LocalStore(_Store):
     def create(self, raw: bytes) -> bool:
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:  # the task's first run: make its folder
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                fd = os.open(self.path, flags, 0o644)
         except FileExistsError:
             return False
         with os.fdopen(fd, "wb") as f:

@@ -59,6 +59,7 @@ __all__ = [
 
 MODES = ("exists", "code", "code+data")
 SUFFIX = ".manifest"
+HOST = socket.gethostname()  # (asked once: a manifest per task adds up on 100,000 tasks)
 
 
 @dataclass(frozen=True)
@@ -207,14 +208,14 @@ def write(
         run_id=run_id,
         started=started,
         finished=time.time(),
-        host=socket.gethostname(),
+        host=HOST,
         pid=os.getpid(),
         dask_key=dask_key,
         libraries=dict(libraries or {}),
     )
     name = manifest_name(task.task_id, code.key, inputs, commit)
     fs, folder = where(target)
-    raw = json.dumps(vars(manifest), sort_keys=True, indent=1).encode()
+    raw = json.dumps(vars(manifest), sort_keys=True, separators=(",", ":")).encode()
     old = _listed(fs, folder, task.task_id) if clean else []
     if is_local(target.url):  # plain file calls: a create is most of the cost here
         if folder not in _made:

@@ -384,7 +384,8 @@ def _attempt(task: Task, lease: leases.Lease | None = None) -> list[str]:
     targets = task.own_targets()
     before = {t.url: _stamp(t) for t in targets}
     for folder in {os.path.dirname(p) for p in before.values() if isinstance(p, str)}:
-        os.makedirs(folder or ".", exist_ok=True)  # for run() code that writes there itself
+        if not os.path.isdir(folder or "."):  # for run() code that writes there itself
+            os.makedirs(folder or ".", exist_ok=True)
     with staging() as saved:
         _execute(task)
         unsaved = [t for t in targets if t.url not in saved]

@@ -282,7 +282,8 @@ class Target:
         path = self._open()[1]
         if is_local(self.url):
             folder, name = os.path.split(path)
-            os.makedirs(folder or ".", exist_ok=True)
+            if not os.path.isdir(folder or "."):  # (one stat: most tasks' folder exists)
+                os.makedirs(folder or ".", exist_ok=True)
             tmp = os.path.join(folder, temporary_name(name))
         else:
             prefix = system_temp_prefix()
@@ -307,7 +308,10 @@ class Target:
             else:
                 fs.put_file(tmp, path)
                 fs.invalidate_cache(path)
-        finally:
+        except BaseException:
+            _discard(tmp)
+            raise
+        if isinstance(tmp, _InFolder) or not is_local(self.url):  # (a plain file was moved)
             _discard(tmp)
         with _data_lock:
             data.pop(self.url, None)  # a cached earlier load is stale now
