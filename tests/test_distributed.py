@@ -118,6 +118,23 @@ def test_run_on_a_client(client, worker_pids):
     _assert_ran_on_two_workers(Join().outputLoad(), worker_pids)
 
 
+class _Untokenizable:
+    """A node argument that fails the run if Dask tokenizes it."""
+
+    def __dask_tokenize__(self) -> str:
+        raise AssertionError("the graph was tokenized node by node")
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_Untokenizable, ())
+
+
+def test_a_graph_goes_to_the_cluster_without_tokenizing_its_nodes(client):
+    from daskflow.clusters import get_distributed
+
+    dsk = {"a": (type, _Untokenizable()), "b": (repr, "a")}
+    assert get_distributed(dsk, ["a", "b"], client=client) == [_Untokenizable, repr(_Untokenizable)]
+
+
 def test_run_on_a_scheduler_address(cluster, worker_pids):
     result = daskflow.Workflow(Join).run(
         scheduler=cluster.scheduler_address, execution_summary=False
