@@ -128,6 +128,9 @@ class _Store:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path)
 
+    def close(self) -> None:
+        """Let go of what :meth:`create` kept open, if anything."""
+
     def modified(self) -> float | None:
         """When the object was last written (epoch seconds), if it exists."""
         try:
@@ -139,8 +142,13 @@ class _Store:
 
 
 class _LocalStore(_Store):
+    """A lease file. The one this process created stays open (``fd``) until the lease is
+    published or released: publishing rewrites it through that, with no file opened."""
+
+    fd: int | None = None
+
     def create(self, raw: bytes) -> bool:
-        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY
+        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
         try:
             try:
                 fd = os.open(self.path, flags, 0o644)
@@ -149,9 +157,29 @@ class _LocalStore(_Store):
                 fd = os.open(self.path, flags, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
+        try:
+            _write_all(fd, raw)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.close()
+        self.fd = fd
         return True
+
+    def rewrite(self, raw: bytes) -> None:
+        """Make the lease file hold ``raw`` (then it is closed)."""
+        fd = self.fd if self.fd is not None else os.open(self.path, os.O_RDWR)
+        self.fd = None
+        try:
+            _write_all(fd, raw)
+            os.ftruncate(fd, len(raw))
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
 
     def read(self) -> bytes | None:
         try:
@@ -192,6 +220,7 @@ class _LocalStore(_Store):
     def renew(self, old: bytes, raw: bytes) -> bool:
         if self.read() != old:
             return False
+        self.close()  # (the file it is open on is replaced)
         fresh = f"{self.path}.{uuid.uuid4().hex[:8]}"
         with open(fresh, "wb") as f:
             f.write(raw)
@@ -283,6 +312,13 @@ class _OtherStore(_S3Store):
         return self.read() == raw
 
 
+def _write_all(fd: int, raw: bytes) -> None:
+    """Write ``raw`` at the start of the file ``fd``."""
+    done = 0
+    while done < len(raw):
+        done += os.pwrite(fd, raw[done:], done)
+
+
 def _store(target: Target, name: str) -> _Store:
     fs, path = target._open()
     folder = path.rsplit("/", 1)[0] if "/" in path else "."
@@ -364,9 +400,7 @@ class Lease:
         with self.lock:
             if self.lost or self.published or not self._safe():
                 return False
-            with open(self.store.path, "r+b") as f:  # the lease's own file: nothing created
-                f.write(raw)
-                f.truncate()
+            self.store.rewrite(raw)  # the lease's own file: nothing created
             os.replace(self.store.path, path)
             self.published = True
             return True
@@ -374,6 +408,7 @@ class Lease:
     def release(self) -> None:
         _renewer.drop(self)
         with self.lock:
+            self.store.close()
             if self.lost or self.published:
                 return
             try:

@@ -331,6 +331,39 @@ def test_store_is_exclusive_and_swaps_only_what_it_read(where, request):
         assert isinstance(store, leases._S3Store)
 
 
+@pytest.mark.parametrize("renewed", [False, True])
+def test_a_published_lease_becomes_the_file_with_exactly_its_content(renewed):
+    # the lease file stays open from its create to its publish; a renewal replaces the file,
+    # and the content must still land in the file that is renamed into place
+    task = Leased()
+    lease = leases.take(task.task_id, task.own_targets())
+    assert isinstance(lease, leases.Lease)
+    lease_path = Path(lease.store.path)
+    if renewed:
+        lease.renew(60)
+        assert _holder_of(lease_path).expires == lease.holder.expires
+    dest = lease_path.with_name("published")
+    assert lease.publish(str(dest), b"short")  # shorter than the lease: nothing of it stays
+    assert dest.read_bytes() == b"short" and not lease_path.exists()
+    assert lease.store.fd is None
+    lease.release()  # after publishing: nothing to do, and no error
+    assert dest.read_bytes() == b"short"
+
+
+def test_a_released_lease_closes_its_file_and_is_gone():
+    task = Leased()
+    lease = leases.take(task.task_id, task.own_targets())
+    assert isinstance(lease, leases.Lease) and lease.store.fd is not None
+    lease.release()
+    assert lease.store.fd is None and not Path(lease.store.path).exists()
+
+
+def _holder_of(path: Path) -> leases.Holder:
+    holder = leases.Holder.parse(path.read_bytes())
+    assert holder is not None
+    return holder
+
+
 def test_reset_removes_the_temporaries_a_killed_writer_left():
     daskflow.Workflow(Leased).run(execution_summary=False)
     output = Path(Leased().output().path)
