@@ -22,13 +22,14 @@ lease. Taking a dead holder's lease over is a compare-and-swap: on S3 a put with
 ``If-Match`` on the lease's ETag; on a local disk the old lease is renamed aside and checked,
 and put back if it was not the one judged dead. The holder renews its own lease in place
 (``If-Match`` on S3; a check, then an atomic replace, locally). Other fsspec storage gets a
-best-effort lease (create if absent, then read back), and a warning says so once.
+best-effort lease (create if absent, then read back), and a warning says so once. Those
+stores of one small object are :mod:`daskflow.targets.exclusive`; this module is the
+protocol on top of them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -36,16 +37,16 @@ import socket
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 from . import settings
 from .context import write_tag
 from .errors import TaskError
-from .targets import MemoryTarget, Target, is_local, protocol, redact
+from .targets import MemoryTarget, Target, protocol, redact
 from .targets.bulk import content_stamp
+from .targets.exclusive import LocalStore, Store, store_beside
 from .targets.leftovers import process_alive, remove_temporaries
 from .targets.names import fitted
 
@@ -96,240 +97,6 @@ class Holder:
         )
 
 
-# -- where a lease lives -----------------------------------------------------------------------
-
-
-class _Store:
-    """Exclusive create, read, compare-and-swap and delete of one small object. A ``token``
-    is what the caller read (the raw bytes): a swap or delete happens only if the object
-    still holds it."""
-
-    def __init__(self, fs: Any, path: str) -> None:
-        self.fs, self.path = fs, path
-
-    def create(self, raw: bytes) -> bool:
-        raise NotImplementedError
-
-    def read(self) -> bytes | None:
-        raise NotImplementedError
-
-    def swap(self, old: bytes, raw: bytes) -> bool:
-        raise NotImplementedError
-
-    def delete(self, old: bytes) -> None:
-        raise NotImplementedError
-
-    def renew(self, old: bytes, raw: bytes) -> bool:
-        """:meth:`swap` by the holder itself: the object never goes missing meanwhile."""
-        return self.swap(old, raw)
-
-    def remove(self) -> None:
-        """Delete the object, whatever it holds."""
-        with contextlib.suppress(FileNotFoundError):
-            self.fs.rm_file(self.path)
-
-    def close(self) -> None:
-        """Let go of what :meth:`create` kept open, if anything."""
-
-    def modified(self) -> float | None:
-        """When the object was last written (epoch seconds), if it exists."""
-        try:
-            info = self.fs.info(self.path)
-        except FileNotFoundError:
-            return None
-        stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
-        return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp or 0)
-
-
-class _LocalStore(_Store):
-    """A lease file. The one this process created stays open (``fd``) until the lease is
-    published or released: publishing rewrites it through that, with no file opened."""
-
-    fd: int | None = None
-
-    def create(self, raw: bytes) -> bool:
-        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
-        try:
-            try:
-                fd = os.open(self.path, flags, 0o644)
-            except FileNotFoundError:  # the task's first run: make its folder
-                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-                fd = os.open(self.path, flags, 0o644)
-        except FileExistsError:
-            return False
-        try:
-            _write_all(fd, raw)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.close()
-        self.fd = fd
-        return True
-
-    def rewrite(self, raw: bytes) -> None:
-        """Make the lease file hold ``raw`` (then it is closed)."""
-        fd = self.fd if self.fd is not None else os.open(self.path, os.O_RDWR)
-        self.fd = None
-        try:
-            _write_all(fd, raw)
-            os.ftruncate(fd, len(raw))
-        finally:
-            os.close(fd)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            fd, self.fd = self.fd, None
-            os.close(fd)
-
-    def read(self) -> bytes | None:
-        try:
-            with open(self.path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
-    def _aside(self, old: bytes) -> str | None:
-        """Rename the lease aside if it holds ``old``; its new path, or None (put back)."""
-        aside = f"{self.path}.{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return None
-        with open(aside, "rb") as f:
-            if f.read() == old:
-                return aside
-        with contextlib.suppress(FileExistsError):  # not the one judged: put it back
-            os.link(aside, self.path)
-        os.remove(aside)
-        return None
-
-    def swap(self, old: bytes, raw: bytes) -> bool:
-        aside = self._aside(old)
-        if aside is None:
-            return False
-        try:
-            return self.create(raw)
-        finally:
-            os.remove(aside)
-
-    def delete(self, old: bytes) -> None:
-        aside = self._aside(old)
-        if aside is not None:
-            os.remove(aside)
-
-    def renew(self, old: bytes, raw: bytes) -> bool:
-        if self.read() != old:
-            return False
-        self.close()  # (the file it is open on is replaced)
-        fresh = f"{self.path}.{uuid.uuid4().hex[:8]}"
-        with open(fresh, "wb") as f:
-            f.write(raw)
-        os.replace(fresh, self.path)
-        return True
-
-    def modified(self) -> float | None:
-        try:
-            return os.stat(self.path).st_mtime
-        except FileNotFoundError:
-            return None
-
-
-class _S3Store(_Store):
-    """On S3 (and stores that speak its conditional writes): ``If-None-Match: *`` to create,
-    ``If-Match`` on the ETag to swap."""
-
-    def create(self, raw: bytes) -> bool:
-        try:
-            self.fs.pipe_file(self.path, raw, mode="create")
-        except FileExistsError:
-            return False
-        return True
-
-    def read(self) -> bytes | None:
-        try:
-            raw: bytes = self.fs.cat_file(self.path)
-        except FileNotFoundError:
-            return None
-        return raw
-
-    def _etag(self, old: bytes) -> str | None:
-        """The ETag of the object if it still holds ``old``: its MD5 for a plain put; else
-        (an encrypted bucket) the one the store reports, after reading it again."""
-        try:
-            info = self.fs.info(self.path, refresh=True)
-        except FileNotFoundError:
-            return None
-        etag = str(info.get("ETag", ""))
-        if etag.strip('"') == hashlib.md5(old, usedforsecurity=False).hexdigest():
-            return etag
-        return etag if self.read() == old else None
-
-    def swap(self, old: bytes, raw: bytes) -> bool:
-        etag = self._etag(old)
-        if etag is None:
-            return False
-        try:
-            self.fs.pipe_file(self.path, raw, IfMatch=etag)
-        except (FileNotFoundError, OSError) as e:
-            if (
-                "PreconditionFailed" in str(e)
-                or "412" in str(e)
-                or isinstance(e, FileNotFoundError)
-            ):
-                return False
-            raise
-        return True
-
-    def delete(self, old: bytes) -> None:
-        if self.read() == old:
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(self.path)
-
-
-class _OtherStore(_S3Store):
-    """Any other fsspec storage: create if absent, then read back (best effort)."""
-
-    warned: ClassVar[set[str]] = set()
-
-    def create(self, raw: bytes) -> bool:
-        name = type(self.fs).__name__
-        if name not in self.warned and type(self.fs).__module__.split(".")[0] != "fsspec":
-            self.warned.add(name)
-            warnings.warn(
-                f"{name} offers no exclusive create that daskflow knows: two runs that start "
-                "one task at the same instant may both run it",
-                stacklevel=2,
-            )
-        if self.fs.exists(self.path):
-            return False
-        self.fs.pipe_file(self.path, raw)
-        return self.read() == raw
-
-    def swap(self, old: bytes, raw: bytes) -> bool:
-        if self.read() != old:
-            return False
-        self.fs.pipe_file(self.path, raw)
-        return self.read() == raw
-
-
-def _write_all(fd: int, raw: bytes) -> None:
-    """Write ``raw`` at the start of the file ``fd``."""
-    done = 0
-    while done < len(raw):
-        done += os.pwrite(fd, raw[done:], done)
-
-
-def _store(target: Target, name: str) -> _Store:
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
-    where = f"{folder}/{name}"
-    if is_local(target.url):
-        return _LocalStore(fs, where)
-    if protocol(target.url) in ("s3", "s3a"):
-        return _S3Store(fs, where)
-    return _OtherStore(fs, where)
-
-
 # -- taking and holding ------------------------------------------------------------------------
 
 
@@ -348,7 +115,7 @@ class Made:
 class Lease:
     """A lease this process holds on a task (see :func:`take`)."""
 
-    def __init__(self, store: _Store, holder: Holder, raw: bytes, where: str) -> None:
+    def __init__(self, store: Store, holder: Holder, raw: bytes, where: str) -> None:
         self.store, self.holder, self.raw, self.where = store, holder, raw, where
         self.lost: str = ""
         self.published = False
@@ -394,7 +161,7 @@ class Lease:
         releases it: on a local disk, the lease file is rewritten and renamed there, saving
         a file made and one deleted per task. False (nothing done) elsewhere, or when the
         lease may have been taken over: then write ``path`` and :meth:`release` as usual."""
-        if not isinstance(self.store, _LocalStore):
+        if not isinstance(self.store, LocalStore):
             return False
         _renewer.drop(self)
         with self.lock:
@@ -487,7 +254,7 @@ def take(
         return None
     ttl = float(settings.current("lease_ttl"))
     bound = float(settings.current("lease_wait"))
-    store = _store(stored[0], _lease_name(task_id))
+    store = store_beside(stored[0], _lease_name(task_id))
     where = redact(f"{stored[0].folder}/{_lease_name(task_id)}")
     tag = uuid.uuid4().hex[:8]
     start = time.monotonic()

@@ -28,6 +28,7 @@ from helpers import is_manifest
 import daskflow
 from daskflow import leases, settings
 from daskflow.leases import LeaseError
+from daskflow.targets import exclusive
 from daskflow.targets import leftovers as leftover_files
 from daskflow.tasks import TaskPickle
 
@@ -252,9 +253,9 @@ def test_complete_tasks_take_no_lease(monkeypatch):
 def test_leases_can_be_turned_off(monkeypatch):
     settings.leases = False
     made = []
-    create = leases._LocalStore.create
+    create = exclusive.LocalStore.create
     monkeypatch.setattr(
-        leases._LocalStore, "create", lambda self, raw: made.append(1) or create(self, raw)
+        exclusive.LocalStore, "create", lambda self, raw: made.append(1) or create(self, raw)
     )
     daskflow.Workflow(Leased).run(execution_summary=False)
     assert Leased().complete() and made == []
@@ -316,7 +317,7 @@ def _alive(pid: int) -> bool:
 def test_store_is_exclusive_and_swaps_only_what_it_read(where, request):
     s3 = _storage(where, request)[2]
     target = Leased().output()
-    store = leases._store(target, ".x.lease")
+    store = exclusive.store_beside(target, ".x.lease")
     assert store.create(b"one") and not store.create(b"two")
     assert store.read() == b"one"
     assert store.swap(b"one", b"three") and store.read() == b"three"
@@ -328,7 +329,7 @@ def test_store_is_exclusive_and_swaps_only_what_it_read(where, request):
     store.delete(b"six")
     assert store.read() is None and store.create(b"seven")
     if s3 is not None:
-        assert isinstance(store, leases._S3Store)
+        assert isinstance(store, exclusive.S3Store)
 
 
 @pytest.mark.parametrize("renewed", [False, True])

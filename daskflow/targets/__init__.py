@@ -35,7 +35,10 @@ Modules
     :mod:`.urls` (paths and URLs, opening a filesystem), :mod:`.core` (:class:`Target`,
     :class:`MemoryTarget`, :func:`staging`), :mod:`.dataset` (:class:`DatasetTarget`,
     :func:`make_target`), :mod:`.bulk` (:func:`exists_many`), :mod:`.classes` (d6tflow's
-    target classes). This package re-exports their names.
+    target classes). This package re-exports their names. Used by the layers above, not
+    re-exported: :mod:`.names` (temporary and fitted file names), :mod:`.leftovers`
+    (temporaries of dead writers), :mod:`.exclusive` (one small object created only if
+    absent: what leases are made of).
 """
 
 from __future__ import annotations
