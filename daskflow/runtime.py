@@ -21,6 +21,13 @@ has committed, so a task that Dask reruns after losing a worker is not written t
 A task whose ``run()`` is a generator yields the tasks it needs at run time (luigi's dynamic
 dependencies): the node runs their missing part here, in order (:func:`run_nested`), and sends
 their outputs back into the generator.
+
+A node resolves its task's targets once (:class:`NodePlan`) and hands them to each step
+(commit log, lease, attempt, manifest), instead of each step asking the task again.
+
+Kept in one module: the node's one path (lease, attempts, commit, manifest, commit log,
+nested runs) and the plain data that travels with it (:class:`Environment`,
+:class:`NodeResult`) read top to bottom as the node runs.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from .errors import CompatibilityWarning, TaskError
 from .fingerprint import fingerprint, library_versions
 from .graph import build, to_run
 from .shipping import Shipped, Unsendable
-from .targets import MemoryTarget, data, protocol, redact, resolve, staging
+from .targets import MemoryTarget, Target, data, protocol, redact, resolve, staging
 from .targets.leftovers import sweep_system_temp
 from .tasks import Task, TaskAggregator, _map_structure, flatten
 
@@ -54,6 +61,7 @@ __all__ = [
     "UPSTREAM_FAILED",
     "CommitLog",
     "Environment",
+    "NodePlan",
     "NodeResult",
     "Shipped",
     "Unsendable",
@@ -129,19 +137,25 @@ def _away(env: Environment | None) -> Environment | None:
 COMMITTED = "daskflow-committed"
 
 
-def _cluster_client(env: Environment | None, task: Task) -> Any:
-    """The worker's client when this node runs on a distributed worker for a tracked run and
-    the task has only file outputs (in-memory ones die with a worker and are made again)."""
+def _tracked(env: Environment | None, outputs: list[Target]) -> bool:
+    """Whether this node runs on a distributed worker for a tracked run and the task has only
+    file outputs (in-memory ones die with a worker and are made again)."""
     if env is None or env.run_id is None or "distributed" not in sys.modules:
-        return None
-    if any(isinstance(t, MemoryTarget) for t in task.output_targets()):
-        return None
-    from distributed import get_client, get_worker
+        return False
+    if any(isinstance(t, MemoryTarget) for t in outputs):
+        return False
+    from distributed import get_worker
 
     try:
         get_worker()
     except ValueError:
-        return None
+        return False
+    return True
+
+
+def _worker_client() -> Any:
+    from distributed import get_client
+
     return get_client()
 
 
@@ -159,31 +173,48 @@ class CommitLog:
     metadata, which costs a round trip to the scheduler each way.
     """
 
-    def __init__(self, env: Environment | None, task: Task, fresh: bool = False) -> None:
-        self.client = _cluster_client(env, task)
+    def __init__(self, env: Environment | None, task: Task, fresh: bool, plan: NodePlan) -> None:
+        self.tracked = _tracked(env, plan.outputs)
         self.fresh = fresh
-        self.task = task
+        self.plan = plan
         self.key = [COMMITTED, env.run_id if env else None, task.task_id]
 
     def committed(self) -> bool:
-        """Whether a node of this run already committed the task."""
-        if self.client is None:
+        """Whether a node of this run already committed the task (the worker's client, which
+        costs tens of microseconds to get, only for a task that is not fresh)."""
+        if not self.tracked:
             return False
-        targets = self.task.own_targets()  # each on its own: its folder may hold thousands
+        targets = self.plan.own  # each on its own: its folder may hold thousands
         if not targets or not all(t.exists() for t in targets):
             return False
-        return self.fresh or bool(self.client.get_metadata(self.key, False))
+        return self.fresh or bool(_worker_client().get_metadata(self.key, False))
 
     def record(self) -> None:
-        if self.client is not None and not self.fresh:
-            self.client.set_metadata(self.key, True)
+        if self.tracked and not self.fresh:
+            _worker_client().set_metadata(self.key, True)
 
 
-def memory_values(task: Task) -> dict[str, Any]:
-    """``{url: value}`` of the task's in-memory outputs that exist in this process."""
+@dataclass(frozen=True)
+class NodePlan:
+    """A task's targets, resolved once per node: ``own``, what its ``run()`` saves;
+    ``outputs``, all of them (a ``TaskAggregator``'s are the tasks' it yields)."""
+
+    own: list[Target]
+    outputs: list[Target]
+
+    @classmethod
+    def of(cls, task: Task) -> NodePlan:
+        outputs = task.output_targets()
+        own = outputs if type(task).own_targets is Task.own_targets else task.own_targets()
+        return cls(own, outputs)
+
+
+def memory_values(task: Task, outputs: list[Target] | None = None) -> dict[str, Any]:
+    """``{url: value}`` of the task's in-memory outputs (``outputs``, if resolved already)
+    that exist in this process."""
     return {
         t.url: data[t.url]
-        for t in task.output_targets()
+        for t in (task.output_targets() if outputs is None else outputs)
         if isinstance(t, MemoryTarget) and t.url in data
     }
 
@@ -246,7 +277,8 @@ def _run_task(
 ) -> NodeResult:
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
-    log = CommitLog(env, task, fresh)
+    plan = NodePlan.of(task)
+    log = CommitLog(env, task, fresh, plan)
     away = _away(env)
     if log.committed():
         logger.info("%r was committed earlier in this run; not run again", task)
@@ -258,27 +290,30 @@ def _run_task(
     lease: leases.Lease | leases.Made | None = None
     try:
         try:
-            lease = leases.take(key, task.own_targets(), env.run_id if env else None, fresh)
+            lease = leases.take(key, plan.own, env.run_id if env else None, fresh)
         except Exception as e:
             return _failed(task, e, away, start, 0)
         if isinstance(lease, leases.Made):  # another run made it while this one waited
             logger.info("%r was made by %s meanwhile", task, lease.describe())
             return NodeResult(key, DONE, pid=os.getpid(), made_by=lease.describe())
         place = lease.publish if isinstance(lease, leases.Lease) else None
-        record = functools.partial(_manifest, task, prov, ran or {}, env, time.time(), place)
-        return _run_leased(task, log, lease, away, start, record)
+        record = functools.partial(
+            _manifest, task, plan.own, prov, ran or {}, env, time.time(), place
+        )
+        return _run_leased(task, plan, log, lease, away, start, record)
     finally:
         run_inputs.reset(tokens[0])
         base_dir.reset(tokens[1])
         if isinstance(lease, leases.Lease):
             lease.release()
         if away is not None:  # the caller holds in-memory outputs now, not this worker
-            for url in memory_values(task):
+            for url in memory_values(task, plan.outputs):
                 data.pop(url, None)
 
 
 def _manifest(
     task: Task,
+    own: list[Target],
     prov: manifests.Provenance | None,
     ran: dict[str, str | None],
     env: Environment | None,
@@ -287,7 +322,7 @@ def _manifest(
 ) -> str:
     """Write the manifest of the task's commit (by turning its lease into it, where
     ``place`` can); its commit id ("" if it stores nothing)."""
-    home = manifests.folder_of(task.own_targets())
+    home = manifests.folder_of(own)
     if home is None:
         return ""
     prov = prov or manifests.Provenance(fingerprint(type(task)), {})
@@ -323,6 +358,7 @@ def _failed(
 
 def _run_leased(
     task: Task,
+    plan: NodePlan,
     log: CommitLog,
     lease: leases.Lease | None,
     away: Environment | None,
@@ -339,7 +375,7 @@ def _run_leased(
         while True:
             attempts += 1
             try:
-                notes = _attempt(task, lease)
+                notes = _attempt(task, lease, plan.own)
                 commit = record() if not notes else ""  # last: it marks the commit complete
                 log.record()
                 break
@@ -348,7 +384,7 @@ def _run_leased(
                     logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
                     continue
                 return _failed(task, e, away, start, attempts)
-    made = memory_values(task)
+    made = memory_values(task, plan.outputs)
     try:
         out: dict[str, Any] | bytes = _dumps(made) if away and made else made
     except Exception as e:
@@ -371,7 +407,9 @@ def _run_leased(
     )
 
 
-def _attempt(task: Task, lease: leases.Lease | None = None) -> list[str]:
+def _attempt(
+    task: Task, lease: leases.Lease | None = None, targets: list[Target] | None = None
+) -> list[str]:
     """Run the task once; commit its saves only if it finishes with all outputs saved.
 
     A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
@@ -381,7 +419,7 @@ def _attempt(task: Task, lease: leases.Lease | None = None) -> list[str]:
     are never a mix of two runs. A local file that ``run()`` wrote itself, at its output's
     path, counts as saved. ``settings.strict`` makes an unsaved output an error.
     """
-    targets = task.own_targets()
+    targets = task.own_targets() if targets is None else targets
     before = {t.url: _stamp(t) for t in targets}
     for folder in {os.path.dirname(p) for p in before.values() if isinstance(p, str)}:
         if not os.path.isdir(folder or "."):  # for run() code that writes there itself
