@@ -277,18 +277,22 @@ def _run_task(
 ) -> NodeResult:
     """Run the task (with its retries) given its upstream in-memory values."""
     key = task.task_id
-    plan = NodePlan.of(task)
-    log = CommitLog(env, task, fresh, plan)
     away = _away(env)
-    if log.committed():
-        logger.info("%r was committed earlier in this run; not run again", task)
-        return NodeResult(key, DONE, pid=os.getpid())
     start = time.perf_counter()
-    for path in sweep_system_temp():  # (at most once a minute in a process)
-        logger.info("removed %s, left by a process that no longer runs", path)
     tokens = run_inputs.set(values), base_dir.set(away.cwd if away else None)
     lease: leases.Lease | leases.Made | None = None
+    plan: NodePlan | None = None
     try:
+        try:  # (relative local paths resolve against the caller's folder from here on)
+            plan = NodePlan.of(task)
+            log = CommitLog(env, task, fresh, plan)
+            if log.committed():
+                logger.info("%r was committed earlier in this run; not run again", task)
+                return NodeResult(key, DONE, pid=os.getpid())
+        except Exception as e:
+            return _failed(task, e, away, start, 0)
+        for path in sweep_system_temp():  # (at most once a minute in a process)
+            logger.info("removed %s, left by a process that no longer runs", path)
         try:
             lease = leases.take(key, plan.own, env.run_id if env else None, fresh)
         except Exception as e:
@@ -306,7 +310,7 @@ def _run_task(
         base_dir.reset(tokens[1])
         if isinstance(lease, leases.Lease):
             lease.release()
-        if away is not None:  # the caller holds in-memory outputs now, not this worker
+        if away is not None and plan is not None:  # the caller holds them now, not this worker
             for url in memory_values(task, plan.outputs):
                 data.pop(url, None)
 

@@ -780,3 +780,18 @@ def test_a_run_says_everything_through_the_reporter_it_is_given(capsys):
     assert capsys.readouterr() == ("", "")  # the library printed nothing itself
     assert "Execution Summary" in out.getvalue()
     assert "1/1 tasks done" in err.getvalue()
+
+
+class OutputFailsInTheNode(TaskPickle):
+    def output(self):
+        raise OSError("no storage here")
+
+
+def test_a_node_whose_outputs_cannot_be_resolved_fails_and_does_not_raise():
+    # a node never raises: the error becomes the task's failure, so independent branches
+    # still finish (an output() that works where the run was planned may fail on a worker)
+    from daskflow.runtime import FAILED, run_node
+
+    result = run_node(OutputFailsInTheNode(), [])
+    assert result.state == FAILED
+    assert isinstance(result.error, OSError) and "no storage here" in result.error_text
