@@ -135,6 +135,22 @@ def test_a_graph_goes_to_the_cluster_without_tokenizing_its_nodes(client):
     assert get_distributed(dsk, ["a", "b"], client=client) == [_Untokenizable, repr(_Untokenizable)]
 
 
+def _after(seconds: float, value: str) -> str:
+    time.sleep(seconds)
+    return value
+
+
+def test_every_node_is_collected_when_the_last_one_finishes_first(client):
+    # the client waits on the last node's callback between looks at the others: a node
+    # still running after it (a flow with several final tasks) must be collected too
+    from daskflow.clusters import get_distributed
+
+    seen = []
+    dsk = {"slow": (_after, 1.0, "s"), "fast": (_after, 0.0, "f")}
+    out = get_distributed(dsk, ["slow", "fast"], lambda key, ok: seen.append(key), client)
+    assert out == ["s", "f"] and sorted(seen) == ["fast", "slow"]
+
+
 def test_run_on_a_scheduler_address(cluster, worker_pids):
     result = daskflow.Workflow(Join).run(
         scheduler=cluster.scheduler_address, execution_summary=False
