@@ -622,8 +622,10 @@ def flow_spin(iters: int, **kwargs: Any) -> Variant:
     return go
 
 
-def _two_worker_client() -> Iterator[Any]:
-    """A client of a fresh ``LocalCluster`` of 2 worker processes with 1 thread each."""
+@contextlib.contextmanager
+def two_worker_client() -> Iterator[Any]:
+    """A client of a fresh ``LocalCluster`` of 2 worker processes with 1 thread each (every
+    cluster figure runs on one of these)."""
     from distributed import Client, LocalCluster
 
     with (
@@ -654,7 +656,7 @@ def bench_cpu(args: argparse.Namespace) -> None:
         (
             "plain dask.delayed LocalCluster(2x1)",
             Around(
-                contextlib.contextmanager(_two_worker_client),
+                two_worker_client,
                 lambda client: plain_spin(client, iters),
             ),
         ),
@@ -687,16 +689,9 @@ def bench_cpu(args: argparse.Namespace) -> None:
 
 
 def bench_cluster(args: argparse.Namespace) -> None:
-    from distributed import Client, LocalCluster
-
     n, rounds = args.sizes_table["cluster"]["n"], _rounds(args, "cluster")
     t = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with two_worker_client() as client:
         started = time.perf_counter() - t
         variants: list[tuple[str, Variant]] = [
             ("daskflow run(scheduler=client)", flow_run(Join, _fan_params, scheduler=client)),
@@ -795,15 +790,8 @@ def scale_cluster(
     fig: dict[str, Any],
     args: argparse.Namespace,
 ) -> None:
-    from distributed import Client, LocalCluster
-
     t = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with two_worker_client() as client:
         fig["cluster start-up"] = time.perf_counter() - t
         ours, plain = flow_run(Join, _fan_params, scheduler=client), plain_fan_get(client)
         for fn in (ours, plain):  # warm-up: workers import daskflow, the functions arrive
