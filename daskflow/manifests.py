@@ -126,8 +126,7 @@ def _beside(folder: str) -> str:
 def where(target: Target) -> tuple[Any, str]:
     """The filesystem and folder of the manifests of the task whose first stored output is
     ``target`` (see :func:`_beside`)."""
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    fs, folder = target.folder_path()
     return fs, _beside(folder)
 
 

@@ -154,6 +154,12 @@ class Target:
             self._fs_path = _fs(self.url, self.storage_options)
         return self._fs_path
 
+    def folder_path(self) -> tuple[Any, str]:
+        """The filesystem and the path of the folder that holds this output (where the files
+        kept beside it go)."""
+        fs, path = self._open()
+        return fs, path.rsplit("/", 1)[0] if "/" in path else "."
+
     def probe_path(self) -> tuple[Any, str]:
         """The filesystem and path of the :attr:`probe` file: the output itself, or for a
         dataset (a folder) the marker file inside it."""

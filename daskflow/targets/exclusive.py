@@ -251,8 +251,7 @@ def _write_all(fd: int, raw: bytes) -> None:
 
 
 def store_beside(target: Target, name: str) -> Store:
-    fs, path = target._open()
-    folder = path.rsplit("/", 1)[0] if "/" in path else "."
+    fs, folder = target.folder_path()
     where = f"{folder}/{name}"
     if is_local(target.url):
         return LocalStore(fs, where)
