@@ -411,9 +411,7 @@ def _run_leased(
     )
 
 
-def _attempt(
-    task: Task, lease: leases.Lease | None = None, targets: list[Target] | None = None
-) -> list[str]:
+def _attempt(task: Task, lease: leases.Lease | None, targets: list[Target]) -> list[str]:
     """Run the task once; commit its saves only if it finishes with all outputs saved.
 
     A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
@@ -422,8 +420,8 @@ def _attempt(
     returned notes say so. If it saved only some of several outputs, none is kept, so they
     are never a mix of two runs. A local file that ``run()`` wrote itself, at its output's
     path, counts as saved. ``settings.strict`` makes an unsaved output an error.
+    ``targets``: what it saves (its node's plan); ``lease``: held while it runs, if any.
     """
-    targets = task.own_targets() if targets is None else targets
     before = {t.url: _stamp(t) for t in targets}
     for folder in {os.path.dirname(p) for p in before.values() if isinstance(p, str)}:
         if not os.path.isdir(folder or "."):  # for run() code that writes there itself
