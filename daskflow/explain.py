@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import manifests
@@ -25,14 +26,33 @@ from .targets import MemoryTarget
 from .targets.urls import _fs
 from .tasks import Task
 
-__all__ = ["accept", "explain", "garbage", "reasons"]
+__all__ = ["Status", "accept", "explain", "garbage", "reasons", "status_of"]
 
 
-def reasons(graph: TaskGraph, forced: Iterable[str] = ()) -> dict[str, str]:
-    """``{task_id: why it is pending}`` for every pending task of ``graph``."""
+@dataclass(frozen=True)
+class Status:
+    """One status pass of a graph: whether each task is complete, whether its own outputs
+    exist, and what its manifest says (for tasks whose invalidation mode asks)."""
+
+    complete: dict[str, bool]
+    exist: dict[str, bool]
+    verdicts: dict[str, manifests.Verdict]
+
+
+def status_of(graph: TaskGraph) -> Status:
     exist: dict[str, bool] = {}
     verdicts: dict[str, manifests.Verdict] = {}
     complete = graph.status(exist=exist, verdicts=verdicts)
+    return Status(complete, exist, verdicts)
+
+
+def reasons(
+    graph: TaskGraph, forced: Iterable[str] = (), seen: Status | None = None
+) -> dict[str, str]:
+    """``{task_id: why it is pending}`` for every pending task of ``graph`` (``seen``: its
+    status pass, if made already)."""
+    seen = seen or status_of(graph)
+    complete, exist, verdicts = seen.complete, seen.exist, seen.verdicts
     redo = set(forced)
     why: dict[str, str] = {}
     for key, task in graph.tasks.items():
@@ -102,9 +122,9 @@ def _detail(task: Task, verdict: manifests.Verdict, old: manifests.Manifest | No
     return verdict.reason
 
 
-def explain(graph: TaskGraph, forced: Iterable[str] = ()) -> str:
+def explain(graph: TaskGraph, forced: Iterable[str] = (), seen: Status | None = None) -> str:
     """The text of :func:`reasons`: one line per pending task, dependencies first."""
-    why = reasons(graph, forced)
+    why = reasons(graph, forced, seen)
     if not why:
         return "Every task is complete.\n"
     lines = [f"{graph.tasks[k]!r}: {text}" for k, text in why.items()]
@@ -118,9 +138,8 @@ def accept(graph: TaskGraph, keys: Iterable[str] | None = None) -> list[Task]:
     what its upstream tasks' new manifests say; a task that had a manifest keeps its commit
     id (its outputs did not change), so what reads it stays current."""
     wanted = set(graph.tasks if keys is None else keys)
-    exist: dict[str, bool] = {}
-    verdicts: dict[str, manifests.Verdict] = {}
-    graph.status(exist=exist, verdicts=verdicts)
+    seen = status_of(graph)
+    exist, verdicts = seen.exist, seen.verdicts
     commits: dict[str, str | None] = {k: v.commit for k, v in verdicts.items()}
     accepted = []
     now = time.time()

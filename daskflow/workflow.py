@@ -25,6 +25,7 @@ from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .explain import accept as accept_outputs
 from .explain import explain as explain_text
+from .explain import status_of
 from .graph import TaskGraph, build, downstream_of, no_cycle_collection, preview_text, upstream_of
 from .tasks import Task, TaskData, _confirm, root_of
 from .visualize import Picture
@@ -54,12 +55,17 @@ def preview(
 
 
 def _print_preview(
-    graph: TaskGraph, indent: str, last: bool, show_params: bool, clip_params: bool
+    graph: TaskGraph,
+    indent: str,
+    last: bool,
+    show_params: bool,
+    clip_params: bool,
+    complete: Mapping[str, bool] | None = None,
 ) -> None:
     print(
         preview_text(
             graph,
-            graph.status(),
+            graph.status() if complete is None else complete,
             indent=indent,
             last=last,
             show_params=show_params,
@@ -268,9 +274,12 @@ class Workflow:
         with no_cycle_collection():  # one pause for the build, status pass and tree
             graph = build(self._tasks(tasks))
             self._check_params(graph)
-            _print_preview(graph, indent, last, show_params, clip_params)
-            if explain:
-                print(explain_text(graph), end="")
+            seen = status_of(graph) if explain else None  # one status pass for both
+            _print_preview(
+                graph, indent, last, show_params, clip_params, seen.complete if seen else None
+            )
+            if seen is not None:
+                print(explain_text(graph, seen=seen), end="")
 
     def accept(self, tasks: Any = None) -> list[Task]:
         """Take the outputs of the flow's tasks (or of ``tasks`` and everything upstream of

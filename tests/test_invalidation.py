@@ -303,6 +303,22 @@ def test_fingerprint_costs_little_per_task():
     assert fingerprint.fingerprint(Local) is first and len(_parsed) == parsed
 
 
+def test_preview_with_explain_makes_one_status_pass(monkeypatch, capsys):
+    from daskflow import graph
+
+    settings.invalidation = "code"
+    flow = daskflow.Workflow(S3Reader)  # (any two tasks: local here)
+    passes = []
+    completeness = graph.completeness
+    monkeypatch.setattr(
+        graph, "completeness", lambda *a, **k: passes.append(1) or completeness(*a, **k)
+    )
+    flow.preview(explain=True)
+    out = capsys.readouterr().out
+    assert "PENDING" in out and "S3Reader(): output missing" in out
+    assert len(passes) == 1  # the tree and the reasons share it
+
+
 class S3Source(TaskPickle):
     def run(self):
         self.save(1)
