@@ -22,6 +22,7 @@ from typing import Any
 from . import manifests
 from .fingerprint import fingerprint, library_versions
 from .graph import TaskGraph
+from .leases import lease_name
 from .targets import MemoryTarget
 from .targets.urls import _fs
 from .tasks import Task
@@ -186,7 +187,7 @@ def garbage(
                 folders.append(path + "/")
             exact.add(path)
             parent = path.rsplit("/", 1)[0]
-            heads.add((parent, manifests.head(task.task_id) + "."))  # its lease
+            exact.add(f"{parent}/{lease_name(task.task_id)}")  # its lease, while it runs
             heads.add((manifests._beside(parent), manifests.head(task.task_id) + "."))
     try:
         found = fs.find(base, detail=True)
@@ -198,7 +199,7 @@ def garbage(
         if path in exact or path.startswith(tuple(folders)):
             continue
         parent, _, name = path.rpartition("/")
-        if name.endswith((".manifest", ".lease")) and any(
+        if name.endswith(manifests.SUFFIX) and any(
             parent == p and name.startswith(h) for p, h in heads
         ):
             continue

@@ -50,7 +50,7 @@ from .targets.exclusive import LocalStore, Store, store_beside
 from .targets.leftovers import process_alive, remove_temporaries
 from .targets.names import fitted
 
-__all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "take"]
+__all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "lease_name", "take"]
 
 logger = logging.getLogger("daskflow")
 
@@ -237,7 +237,8 @@ if hasattr(os, "register_at_fork"):
 _process_run = uuid.uuid4().hex[:12]
 
 
-def _lease_name(task_id: str) -> str:
+def lease_name(task_id: str) -> str:
+    """The file name of the task's lease (in the folder of its first stored output)."""
     return fitted(f".{task_id}", ".lease")
 
 
@@ -254,8 +255,8 @@ def take(
         return None
     ttl = float(settings.current("lease_ttl"))
     bound = float(settings.current("lease_wait"))
-    store = store_beside(stored[0], _lease_name(task_id))
-    where = redact(f"{stored[0].folder}/{_lease_name(task_id)}")
+    store = store_beside(stored[0], lease_name(task_id))
+    where = redact(f"{stored[0].folder}/{lease_name(task_id)}")
     tag = uuid.uuid4().hex[:8]
     start = time.monotonic()
     pause = POLL[0]

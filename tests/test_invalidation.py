@@ -289,6 +289,32 @@ def test_gc_lists_what_no_task_owns_and_deletes_only_with_yes(project):
     assert project.run("exists") == []  # everything reachable stayed
 
 
+class LongId(TaskPickle):
+    a = daskflow.Parameter()
+    b = daskflow.Parameter()
+    c = daskflow.Parameter()
+    d = daskflow.Parameter()
+
+    def run(self):
+        self.save(1)
+
+
+def test_gc_keeps_the_lease_of_a_task_with_a_long_id(tmp_path):
+    # a lease's name is fitted to the file-name limit on its own, not as a manifest's is
+    from daskflow.explain import garbage
+    from daskflow.leases import lease_name
+
+    daskflow.set_dir(tmp_path)
+    task = LongId(a="a" * 50, b="b" * 50, c="c" * 50, d="d" * 50)
+    assert 200 < len(task.task_id) < 240
+    daskflow.run(task, execution_summary=False)
+    lease = Path(task.output().path).with_name(lease_name(task.task_id))
+    lease.write_text("{}")  # as while a run holds it
+    stale = tmp_path / "LongId" / "old-data.pkl"
+    stale.write_bytes(b"x")
+    assert [p for p, _ in garbage(build([task]), str(tmp_path), {})] == [str(stale)]
+
+
 def test_fingerprint_costs_little_per_task():
     """Computed once per class: a task's share is a dict lookup (the timing is printed by
     benchmarks, not asserted here); the covered functions are parsed once per process."""
