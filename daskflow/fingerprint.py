@@ -33,7 +33,7 @@ from typing import Any
 
 from .tasks import Task
 
-__all__ = ["Fingerprint", "fingerprint", "library_versions"]
+__all__ = ["Fingerprint", "digest", "fingerprint", "library_versions"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _parse(func: Any) -> tuple[str, list[str]]:
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):  # noqa: SIM102
                 if node.id not in local:
                     names.append(node.id)
-    result = hashlib.sha256(text.encode()).hexdigest()[:16], sorted(set(names))
+    result = digest(text), sorted(set(names))
     if code is not None:
         _parsed[code] = result
     return result
@@ -143,6 +143,11 @@ def _chain(node: ast.Attribute) -> str | None:
         return None
     parts.append(value.id)
     return ".".join(reversed(parts))
+
+
+def digest(text: str) -> str:
+    """The 16 hex digits that stand for ``text`` in fingerprints and manifest names."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _CONSTANTS = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, list, dict)
@@ -177,8 +182,8 @@ class _Walk:
         where = _project(func)
         if where is None:
             return
-        digest, names = _parse(func)
-        self.covered[qualname] = (where, digest)
+        source_digest, names = _parse(func)
+        self.covered[qualname] = (where, source_digest)
         namespace = dict(func.__globals__)
         if func.__closure__:
             for var, cell in zip(func.__code__.co_freevars, func.__closure__, strict=False):
@@ -218,8 +223,7 @@ class _Walk:
         elif isinstance(obj, _CONSTANTS):
             text = repr(obj)
             if len(text) <= 100_000:
-                digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-                self.covered.setdefault(f"constant {name}", ("", digest))
+                self.covered.setdefault(f"constant {name}", ("", digest(text)))
 
 
 _cache: dict[type, Fingerprint] = {}
@@ -232,13 +236,12 @@ def fingerprint(cls: type) -> Fingerprint:
         return found
     version = getattr(cls, "version", None)
     if version is not None:
-        digest = hashlib.sha256(f"version {version}".encode()).hexdigest()[:16]
-        found = Fingerprint(digest, {}, str(version))
+        found = Fingerprint(digest(f"version {version}"), {}, str(version))
     else:
         walk = _Walk()
         walk.klass(cls, cls.__qualname__)
         whole = "\n".join(f"{k} {v[1]}" for k, v in sorted(walk.covered.items()))
-        found = Fingerprint(hashlib.sha256(whole.encode()).hexdigest()[:16], walk.covered)
+        found = Fingerprint(digest(whole), walk.covered)
     _cache[cls] = found
     return found
 

@@ -24,7 +24,6 @@ root copied elsewhere keeps its history.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -36,7 +35,7 @@ from typing import Any
 
 from . import settings
 from .errors import SettingsError
-from .fingerprint import Fingerprint, fingerprint
+from .fingerprint import Fingerprint, digest, fingerprint
 from .targets import MemoryTarget, Target, is_local, protocol
 from .targets.bulk import content_stamp
 from .targets.names import fitted
@@ -107,7 +106,7 @@ def inputs_key(upstream: Mapping[str, str | None], files: Mapping[str, str]) -> 
     """The digest of a task's inputs: upstream task ids with their commits, and files with
     their content stamps (16 hex digits)."""
     text = json.dumps({"tasks": dict(upstream), "files": dict(files)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digest(text)
 
 
 FOLDER = ".manifests"
