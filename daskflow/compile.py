@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .fingerprint import fingerprint
+from .fingerprint import Fingerprint, fingerprint
 from .graph import TaskGraph
 from .manifests import Provenance
 from .runtime import Environment, _dumps, memory_values, run_node
@@ -92,6 +92,7 @@ def compile_graph(
     fresh = set(fresh)
     dsk: dict[str, Any] = {}
     classes: dict[type, bytes] = {}
+    codes: dict[type, Fingerprint] = {}
     for k in keys:
         ups = graph.deps[k]
         given = _given(graph, [d for d in ups if d not in selected], env)
@@ -99,7 +100,7 @@ def compile_graph(
         upstream = [dask_key(graph.tasks[d], token) for d in ups if d in selected]
         name = dask_key(graph.tasks[k], token)
         prov = Provenance(
-            fingerprint(type(graph.tasks[k])),
+            fingerprint(type(graph.tasks[k]), codes),
             {graph.tasks[d].task_id: (commits or {}).get(d) for d in ups if d not in selected},
             clean=k not in fresh,
             dask_key=name,

@@ -3,8 +3,14 @@
 A task's fingerprint covers the methods of its class (and of its project's base classes),
 and, followed transitively, the project-local functions, classes and module-level constants
 they name; not other task classes (a task it requires changes it as "upstream pending").
-Each function is parsed once per process (``ast``), with comments, blank lines, formatting
-and docstrings dropped, so only a change of what the code does changes it.
+Each function is parsed (``ast``) with comments, blank lines, formatting and docstrings
+dropped, so only a change of what the code does changes it.
+
+Nothing here outlives a call unless it is keyed by content: a function's parse is kept per
+code object (a redefined function, or one whose code an autoreload swapped, has a new one),
+and a class's fingerprint is walked afresh on each call (about 60 us), so a helper redefined
+in a notebook cell, or a module constant rebound, changes the fingerprint at once. A caller
+that asks for many tasks of one class in one pass passes a ``memo`` for that pass.
 Modules of installed packages and the standard library are not followed; their versions are
 recorded in each manifest instead (:func:`library_versions`). A class attribute ``version``
 replaces the computed fingerprint for a task whose author wants to decide.
@@ -21,11 +27,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import marshal
 import os
 import sys
 import sysconfig
 import textwrap
 import types
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -89,12 +97,14 @@ class _Strip(ast.NodeTransformer):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Module = _body
 
 
-_parsed: dict[Any, tuple[str, list[str]]] = {}  # code object -> (digest, names it uses)
+# code object -> (digest, names it uses): a code object never changes, and the entry goes
+# with it
+_parsed: weakref.WeakKeyDictionary[Any, tuple[str, list[str]]] = weakref.WeakKeyDictionary()
 
 
 def _parse(func: Any) -> tuple[str, list[str]]:
     """The digest of a function's normalized source, and the global names (and dotted
-    attribute chains) it uses; once per process."""
+    attribute chains) it uses; once per code object."""
     code = getattr(func, "__code__", None)
     cached = _parsed.get(code) if code is not None else None
     if cached is not None:
@@ -104,9 +114,9 @@ def _parse(func: Any) -> tuple[str, list[str]]:
         tree = _Strip().visit(ast.parse(source))
         text = ast.dump(tree, annotate_fields=False, include_attributes=False)
     except (OSError, TypeError, SyntaxError):  # no source (built in C, made by exec)
-        text = repr(getattr(code, "co_code", func))
+        text = marshal.dumps(code).hex() if code is not None else repr(func)
         tree = None
-    names: list[str] = []
+    names: list[str] = [] if tree is not None or code is None else _code_names(code)
     if tree is not None:
         local = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in _args(n)}
         for node in ast.walk(tree):
@@ -121,6 +131,16 @@ def _parse(func: Any) -> tuple[str, list[str]]:
     if code is not None:
         _parsed[code] = result
     return result
+
+
+def _code_names(code: types.CodeType) -> list[str]:
+    """The global names a code object without source (made by ``exec``) and the code
+    objects nested in it use."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += _code_names(const)
+    return names
 
 
 def _args(node: ast.arguments) -> Iterator[ast.arg]:
@@ -226,12 +246,13 @@ class _Walk:
                 self.covered.setdefault(f"constant {name}", ("", digest(text)))
 
 
-_cache: dict[type, Fingerprint] = {}
+def fingerprint(cls: type, memo: dict[type, Fingerprint] | None = None) -> Fingerprint:
+    """The code fingerprint of task class ``cls`` as its code is now.
 
-
-def fingerprint(cls: type) -> Fingerprint:
-    """The code fingerprint of task class ``cls`` (computed once per class and process)."""
-    found = _cache.get(cls)
+    ``memo``: fingerprints already computed in the same pass (one status pass, one
+    compiled graph), by class; the new one is added to it.
+    """
+    found = memo.get(cls) if memo is not None else None
     if found is not None:
         return found
     version = getattr(cls, "version", None)
@@ -242,7 +263,8 @@ def fingerprint(cls: type) -> Fingerprint:
         walk.klass(cls, cls.__qualname__)
         whole = "\n".join(f"{k} {v[1]}" for k, v in sorted(walk.covered.items()))
         found = Fingerprint(digest(whole), walk.covered)
-    _cache[cls] = found
+    if memo is not None:
+        memo[cls] = found
     return found
 
 

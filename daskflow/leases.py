@@ -168,7 +168,11 @@ class Lease:
             if self.lost or self.published or not self._safe():
                 return False
             self.store.rewrite(raw)  # the lease's own file: nothing created
-            os.replace(self.store.path, path)
+            try:
+                os.replace(self.store.path, path)
+            except FileNotFoundError:  # the manifests' folder is not there (any more)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.replace(self.store.path, path)
             self.published = True
             return True
 

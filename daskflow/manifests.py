@@ -134,9 +134,6 @@ def url_of(target: Target) -> str:
     return _beside(target.folder)
 
 
-_made: set[str] = set()  # manifest folders this process has made
-
-
 def folder_of(targets: list[Target]) -> Target | None:
     """The stored output beside which a task's manifest lives (its first)."""
     stored = [t for t in targets if not isinstance(t, MemoryTarget)]
@@ -216,18 +213,27 @@ def write(
     raw = json.dumps(vars(manifest), sort_keys=True, separators=(",", ":")).encode()
     old = _listed(fs, folder, task.task_id) if clean else []
     if is_local(target.url):  # plain file calls: a create is most of the cost here
-        if folder not in _made:
-            os.makedirs(folder, exist_ok=True)
-            _made.add(folder)
         if place is None or not place(f"{folder}/{name}", raw):
-            with open(f"{folder}/{name}", "wb") as f:
-                f.write(raw)
+            _create_local(folder, name, raw)
     else:
         fs.pipe_file(f"{folder}/{name}", raw)
     for other in old:
         if other != name:
             fs.rm_file(f"{folder}/{other}")
     return Stamp(code.key, inputs, commit, name)
+
+
+def _create_local(folder: str, name: str, raw: bytes) -> None:
+    """Write ``raw`` to ``folder/name``, making the folder when the write finds it missing
+    (asked of the disk each time: a folder deleted since, by this process or another, is
+    made again)."""
+    try:
+        f = open(f"{folder}/{name}", "wb")  # noqa: SIM115
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        f = open(f"{folder}/{name}", "wb")  # noqa: SIM115
+    with f:
+        f.write(raw)
 
 
 def _listed(fs: Any, folder: str, task_id: str) -> list[str]:
@@ -256,7 +262,6 @@ def remove(target: Target, task_id: str) -> None:
     if is_local(target.url):  # the folder goes with the last of them
         with contextlib.suppress(OSError):
             os.rmdir(folder)
-        _made.discard(folder)
 
 
 # -- deciding what is current -------------------------------------------------------------
@@ -325,6 +330,7 @@ def judge(
     output). Reads no file: the manifests' names say it all."""
     verdicts: dict[str, Verdict] = {}
     indexes: dict[int, dict[str, list[Stamp]]] = {}
+    codes: dict[type, Fingerprint] = {}
     for key, task in order.items():
         listing = names.get(key)
         found: list[Stamp] = []
@@ -353,7 +359,7 @@ def judge(
             verdicts[key] = Verdict(False, "no manifest", None, None)
         elif stamp is None:
             verdicts[key] = Verdict(False, "several manifests", None, None)
-        elif stamp.code != fingerprint(type(task)).key:
+        elif stamp.code != fingerprint(type(task), codes).key:
             verdicts[key] = Verdict(False, "code changed", stamp, commit)
         elif mode == "code+data" and stamp.inputs != inputs_key(ups, file_stamps(task)):
             verdicts[key] = Verdict(False, "input changed", stamp, commit)

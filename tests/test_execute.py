@@ -795,3 +795,29 @@ def test_a_node_whose_outputs_cannot_be_resolved_fails_and_does_not_raise():
     result = run_node(OutputFailsInTheNode(), [])
     assert result.state == FAILED
     assert isinstance(result.error, OSError) and "no storage here" in result.error_text
+
+
+class Kept(TaskPickle):
+    def run(self):
+        self.save({"kept": 1})
+
+
+@daskflow.requires(Kept)
+class KeptReader(TaskPickle):
+    def run(self):
+        self.save(self.inputLoad())
+
+
+@pytest.mark.parametrize("scheduler", [*SCHEDULERS, "processes", None])
+def test_a_run_after_the_output_folder_was_deleted_makes_it_again(tmp_path, scheduler):
+    """As a notebook that deletes its output folder and runs again in the same process:
+    nothing of the first run's folders is remembered, so the second run makes them again,
+    manifests included, and the outputs load."""
+    import shutil
+
+    daskflow.set_dir(tmp_path / "out")
+    for _ in range(2):
+        result = daskflow.run(KeptReader(), scheduler=scheduler, execution_summary=False)
+        assert result.status == "SUCCESS"
+        assert KeptReader().outputLoad() == {"kept": 1}
+        shutil.rmtree(tmp_path / "out")

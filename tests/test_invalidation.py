@@ -316,17 +316,41 @@ def test_gc_keeps_the_lease_of_a_task_with_a_long_id(tmp_path):
 
 
 def test_fingerprint_costs_little_per_task():
-    """Computed once per class: a task's share is a dict lookup (the timing is printed by
-    benchmarks, not asserted here); the covered functions are parsed once per process."""
+    """A pass that asks for many tasks of one class computes its fingerprint once (its
+    memo); the covered functions are parsed once per code object."""
     from daskflow.fingerprint import _parsed
 
     class Local(TaskPickle):
         def run(self):
             self.save(textwrap.dedent("x"))
 
-    first = fingerprint.fingerprint(Local)
+    memo: dict = {}
+    first = fingerprint.fingerprint(Local, memo)
     parsed = len(_parsed)
-    assert fingerprint.fingerprint(Local) is first and len(_parsed) == parsed
+    assert fingerprint.fingerprint(Local, memo) is first and len(_parsed) == parsed
+    assert fingerprint.fingerprint(Local) == first and len(_parsed) == parsed
+
+
+def test_a_helper_redefined_in_the_same_process_changes_the_fingerprint():
+    """As a notebook cell that redefines a helper: nothing of the first fingerprint is kept
+    past the call that made it, so the task is pending at once, and again complete after
+    it ran with the new helper."""
+    namespace: dict = {"TaskPickle": TaskPickle, "__name__": __name__}
+    exec("def helper(x):\n    return x + 1\n", namespace)  # noqa: S102
+    exec(  # noqa: S102
+        "class Uses(TaskPickle):\n    def run(self):\n        self.save(helper(1))\n",
+        namespace,
+    )
+    settings.invalidation = "code"
+    task = namespace["Uses"]()
+    before = fingerprint.fingerprint(type(task)).key
+    daskflow.run(task, execution_summary=False)
+    assert task.complete() and task.outputLoad() == 2
+    exec("def helper(x):\n    return x + 2\n", namespace)  # noqa: S102
+    assert fingerprint.fingerprint(type(task)).key != before
+    assert not task.complete()
+    daskflow.run(task, execution_summary=False)
+    assert task.complete() and task.outputLoad() == 3
 
 
 def test_preview_with_explain_makes_one_status_pass(monkeypatch, capsys):
@@ -366,7 +390,6 @@ def test_code_mode_explain_and_accept_on_s3(s3, monkeypatch):
     assert sum(is_manifest(k) for k in keys) == 2  # one beside each task's outputs
     assert flow.complete()
     monkeypatch.setattr(S3Reader, "version", "2", raising=False)
-    monkeypatch.setattr(fingerprint, "_cache", {})
     assert not flow.complete()
     why = reasons(build([S3Reader()]))
     assert why == {
