@@ -1300,6 +1300,55 @@ def test_listing_is_never_stale(s3, neighbour):
         flow.outputLoad()
 
 
+class SegmentStats(d6tflow.tasks.TaskPickle):
+    year = d6tflow.IntParameter()
+    persist = ["a", "b"]  # noqa: RUF012 (d6tflow style)
+
+    def run(self):
+        _ran(self)
+        time.sleep(0.1)  # long enough for the default scheduler to send it to a worker
+        self.save({"a": self.year, "b": {"year": self.year}})
+
+
+class Other(d6tflow.tasks.TaskPickle):
+    year = d6tflow.IntParameter()
+
+    def run(self):
+        _ran(self)
+        time.sleep(0.1)
+        self.save(self.year * 10)
+
+
+class Dashboard(d6tflow.tasks.TaskPickle):
+    year = d6tflow.IntParameter()
+
+    def requires(self):
+        return {"stats": SegmentStats(year=self.year), "other": Other(year=self.year)}
+
+    def run(self):
+        _ran(self)
+        got = self.inputLoad()
+        self.save({"stats": got["stats"], "other": got["other"]})
+
+
+def test_default_scheduler_sees_what_forked_workers_wrote(s3):
+    # issue 16: the folders are listed by the status pass of each run (from the second value
+    # on they exist), then forked workers write into them, then Dashboard, in this process,
+    # loads what they wrote: no listing made before may hide it
+    for year in (2020, 2021, 2022):
+        RAN.clear()
+        flow = d6tflow.Workflow(Dashboard, {"year": year})
+        flow.run(execution_summary=False)  # the default scheduler
+        assert sorted(RAN) == [
+            f"Dashboard(year={year})",
+            f"Other(year={year})",
+            f"SegmentStats(year={year})",
+        ]
+        assert flow.outputLoad() == {"stats": [year, {"year": year}], "other": year * 10}
+        assert flow.complete()
+    assert len(s3.objects("prefix/SegmentStats")) == 6
+
+
 def test_credentials_in_the_url_never_reach_an_error(s3):
     # s3fs takes key:secret written into the URL; botocore's message quotes the URL back
     secret = "NOT-TO-BE-SHOWN-" + uuid.uuid4().hex

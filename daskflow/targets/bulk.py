@@ -28,8 +28,7 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
             return set()
     fs, path = _fs(folder, storage_options)
     try:
-        fs.invalidate_cache(path)
-        entries = fs.ls(path, detail=True)
+        entries = fs.ls(path, detail=True)  # (no listing is cached: urls.NO_LISTINGS_CACHE)
     except FileNotFoundError:
         _check_bucket(fs, folder)
         return set()
@@ -140,7 +139,6 @@ def content_stamp(fs: Any, path: str, scheme: str | None) -> str:
     if scheme in ("s3", "s3a"):  # info() would also list the prefix of a missing key
         bucket, key, _ = fs.split_path(path)
         return str(fs.call_s3("head_object", Bucket=bucket, Key=key)["ETag"]).strip('"')
-    fs.invalidate_cache(path)
     info = fs.info(path)
     if info.get("type") == "directory":
         raise FileNotFoundError(path)

@@ -177,8 +177,7 @@ class Target:
             return os.path.isfile(resolve(url))
         fs, path = self.probe_path()
         try:
-            fs.invalidate_cache(path)
-            return bool(fs.isfile(path))
+            return bool(fs.isfile(path))  # (no listing is cached: urls.NO_LISTINGS_CACHE)
         except FileNotFoundError:
             return False
         except Exception as e:
@@ -313,7 +312,6 @@ class Target:
                 os.replace(tmp, path)
             else:
                 fs.put_file(tmp, path)
-                fs.invalidate_cache(path)
         except BaseException:
             _discard(tmp)
             raise
@@ -332,7 +330,6 @@ class Target:
         fs, path = self._open()
         with contextlib.suppress(FileNotFoundError):
             fs.rm(path)
-        fs.invalidate_cache(path)
 
     invalidate = remove  # d6tflow's name
 

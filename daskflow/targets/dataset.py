@@ -76,7 +76,6 @@ class DatasetTarget(Target):
         finally:
             self._discard_staged(tmp)  # whatever happened, the hidden folder goes
         fs.pipe_file(f"{path}/{self.MARKER}", b"")
-        fs.invalidate_cache(path)
 
     def remove(self) -> None:
         """Delete the marker first (the output stops counting), then the parts."""
@@ -84,7 +83,6 @@ class DatasetTarget(Target):
         for victim, recursive in ((f"{path}/{self.MARKER}", False), (path, True)):
             with contextlib.suppress(FileNotFoundError):
                 fs.rm(victim, recursive=recursive)
-        fs.invalidate_cache(path)
 
     invalidate = remove
 

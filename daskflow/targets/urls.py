@@ -80,13 +80,29 @@ def _install_hint(name: str | None) -> str:
     return f"pip install '{extra}' (or {package})" if extra else f"pip install {package}"
 
 
+NO_LISTINGS_CACHE: Mapping[str, Any] = {"use_listings_cache": False}
+"""Options of every filesystem daskflow opens: fsspec keeps no listing of a folder.
+
+A filesystem keeps the listings it made (s3fs, gcsfs, adlfs: ``dircache``) and answers later
+``info``, ``exists`` and ``open`` calls from them, for as long as it lives, and fsspec keeps
+filesystem instances alive to reuse them. A listing is true only when it is made: meanwhile
+a forked worker, a cluster worker or another run may have written into the folder, and a
+load or a check answered from the old listing says the new file is not there. So no listing
+outlives the call that made it, and no ``invalidate_cache`` is needed anywhere (a fresh
+listing per folder and call is what daskflow asks for anyway). With the option in the
+instance's token, daskflow's instances are not shared with the user's own (cached) ones.
+"""
+
+
 def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+    """The fsspec filesystem of ``url`` opened with ``storage_options`` (and
+    :data:`NO_LISTINGS_CACHE`), and the path on it."""
     if not storage_options and protocol(url) is None:  # a plain local path: no URL to parse
         return _local_fs(), os.path.abspath(resolve(url))
     from fsspec.core import url_to_fs
 
     try:
-        fs, path = url_to_fs(resolve(url), **storage_options)
+        fs, path = url_to_fs(resolve(url), **{**storage_options, **NO_LISTINGS_CACHE})
         return fs, str(path)
     except (ImportError, ValueError) as e:
         hint = _install_hint(protocol(url)) if isinstance(e, ImportError) else ""
