@@ -30,6 +30,7 @@ from typing import Any
 from . import settings
 from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
+from .fingerprint import Fingerprint, fingerprint
 from .graph import TaskGraph, build, forced_keys, no_cycle_collection, to_run
 from .manifests import Verdict
 from .progress import Reporter
@@ -83,12 +84,11 @@ def execute(
             def done(key: str, ok: bool) -> None:
                 progress.finished(ids.get(key, key), ok)
 
-            kwargs = {"groups": {k: graph.tasks[k].task_family for k in keys}}
             outcome = get(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 list(dsk),
                 done,
-                **(kwargs if chosen.name == "local" else {}),
+                **(_local_kwargs(graph, keys) if chosen.name in ("local", "processes") else {}),
             )
         except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
             error = TaskError(f"the {chosen.name} scheduler failed: {type(e).__name__}: {e}")
@@ -108,6 +108,19 @@ def execute(
                         data.pop(t.url, None)  # what this process held of the task is stale
                     data.update(r.memory())  # in-memory outputs made elsewhere live here
     return results
+
+
+def _local_kwargs(graph: TaskGraph, keys: list[str]) -> dict[str, Any]:
+    """What the local get-functions learn from: each node's group (its task's family), and
+    the code fingerprint of each task class (worker processes are reused for the same code:
+    :mod:`daskflow.pool`)."""
+    memo: dict[type, Fingerprint] = {}
+    code = {}
+    for k in keys:
+        cls = type(graph.tasks[k])
+        if cls not in memo:
+            code[f"{cls.__module__}.{cls.__qualname__}"] = fingerprint(cls, memo).key
+    return {"groups": {k: graph.tasks[k].task_family for k in keys}, "code": code}
 
 
 def _fill(

@@ -11,32 +11,35 @@ return one. One small function per kind:
     a pool of threads in this process (code that releases the GIL), through
     ``dask.threaded``;
 :func:`get_processes`
-    a pool of local worker processes, through ``dask.multiprocessing``: true parallelism for
+    every task on local worker processes (:mod:`daskflow.pool`): true parallelism for
     pure-Python and pandas code. On Linux the workers are forked (``settings.mp_context``),
-    so they start in milliseconds and classes defined in a script or notebook need no import;
+    so they start in milliseconds; they are kept for the next run while the code they
+    would run is unchanged;
 :func:`get_local`
     the default: the calling thread runs every task that is quick, and tasks that take long
-    go to forked worker processes, which the calling thread works beside (see its docstring);
+    go to the same worker processes (see :class:`Dispatch`). Both are thin adapters over
+    ``dask.local.get_async``, as ``dask.threaded`` and ``dask.multiprocessing`` are;
 :func:`get_distributed`
     the workers of a ``distributed.Client``.
 
 :func:`resolve` chooses as ``dask.compute`` does (``dask/base.py`` ``get_scheduler``), from
 the first of: the ``scheduler=`` argument, ``daskflow.settings.scheduler``, Dask's own
 ``dask.config.get("scheduler")``, an active ``distributed.Client``, and finally the local
-default (:func:`get_local` on ``min(cores, width)`` processes, or :func:`get_sync` when
-nothing can run in parallel). ``workers=N`` (d6tflow's argument) means N worker processes.
+default (:func:`get_local` with ``min(cores, width)`` worker processes, or :func:`get_sync`
+when nothing can run in parallel). ``workers=N`` (d6tflow's argument) means N worker processes.
 
 Kept in one module: the get-functions share small helpers (``_args``, ``_report``,
-``_callback``, the worker processes' context and pickler), and :func:`resolve` chooses among
-all of them.
+``_callbacks``), and :func:`resolve` chooses among all of them.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import multiprocessing
+import functools
+import logging
 import os
+import pickle
 import sys
 import threading
 import time
@@ -47,9 +50,10 @@ from typing import Any
 
 from . import settings
 from .clusters import _active_client, _connect, _describe_client, _is_client, get_distributed
-from .errors import WorkflowError
+from .errors import TaskError, WorkflowError
 from .graph import TaskGraph, levels
-from .runtime import DONE, NodeResult
+from .pool import WorkerPool, fresh, in_daemon, start_method, worker_pool
+from .runtime import DONE, FAILED, NodeResult
 
 __all__ = [
     "Choice",
@@ -61,6 +65,8 @@ __all__ = [
     "resolve",
     "width",
 ]
+
+logger = logging.getLogger("daskflow")
 
 Done = Callable[[str, bool], None]
 """Called with a task's key and whether it succeeded, as each node finishes."""
@@ -130,6 +136,8 @@ def get_sync(dsk: Mapping[str, Any], keys: list[str], done: Done = _nothing) -> 
 
 @contextlib.contextmanager
 def _callback(done: Done) -> Iterator[None]:
+    """Report each node Dask finishes to ``done``, for a get-function that takes no
+    ``callbacks`` argument (Dask's callbacks registered process-wide, for this block)."""
     from dask.callbacks import Callback
 
     def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
@@ -137,6 +145,16 @@ def _callback(done: Done) -> Iterator[None]:
 
     with Callback(posttask=posttask):
         yield
+
+
+def _callbacks(done: Done) -> list[tuple[Any, ...]]:
+    """Dask's callbacks tuple ``(start, start_state, pretask, posttask, finish)`` that
+    reports each finished node to ``done``, for this run alone."""
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        _report(done, key, result)
+
+    return [(None, None, None, posttask, None)]
 
 
 def get_threads(
@@ -148,68 +166,9 @@ def get_threads(
     """Run the graph on a pool of threads (``dask.threaded.get``)."""
     import dask.threaded
 
-    with _callback(done):
-        return list(dask.threaded.get(dict(dsk), keys, num_workers=num_workers))
-
-
-def _context() -> Any:
-    method = settings.mp_context or ("fork" if sys.platform.startswith("linux") else "spawn")
-    return multiprocessing.get_context(method)
-
-
-def _dumps_by_reference(obj: Any) -> bytes:
-    """pickle (classes by reference), else cloudpickle (classes defined in a function)."""
-    import pickle
-
-    import cloudpickle
-
-    try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]
-
-
-def _dumps_for(context: Any) -> Callable[[Any], bytes]:
-    """How to send work to workers of ``context``: a forked worker has this process's
-    modules, ``__main__`` included, so a task pickles by reference there instead of
-    cloudpickling its class every time."""
-    if context.get_start_method() == "fork":
-        return _dumps_by_reference
-    import cloudpickle
-
-    return cloudpickle.dumps  # type: ignore[no-any-return]
-
-
-def _pool(workers: int | None, context: Any) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of local worker processes that exit when this process dies (killed with
-    SIGKILL, its pool never gets to stop them): each watches for it every half second."""
-    return concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_watch_caller, initargs=(os.getpid(),)
+    return list(
+        dask.threaded.get(dict(dsk), keys, num_workers=num_workers, callbacks=_callbacks(done))
     )
-
-
-def _watch_caller(caller: int) -> None:
-    """In a worker process: exit at once when process ``caller`` is gone, or the process
-    that started this one (the caller, or a fork server) is."""
-    parent = os.getppid()
-
-    def gone() -> bool:
-        if os.getppid() != parent:  # orphaned: adopted by init
-            return True
-        try:
-            os.kill(caller, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # a process of another user: the caller is not alive
-            return True
-        return False
-
-    def watch() -> None:
-        while not gone():
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="daskflow-watch-caller", daemon=True).start()
 
 
 def get_processes(
@@ -217,44 +176,15 @@ def get_processes(
     keys: list[str],
     done: Done = _nothing,
     num_workers: int | None = None,
+    code: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    """Run the graph on a pool of local worker processes (``dask.multiprocessing.get``)."""
-    import dask.multiprocessing
-
-    context = _context()
-    with (
-        _callback(done),
-        _pool(num_workers, context) as pool,
-    ):
-        # chunksize=1: each ready task goes to the next free worker, not in batches
-        return list(
-            dask.multiprocessing.get(
-                dict(dsk),
-                keys,
-                pool=pool,
-                optimize_graph=False,
-                func_dumps=_dumps_for(context),
-                chunksize=1,
-            )
+    """Run every node of the graph on local worker processes (:mod:`daskflow.pool`)."""
+    if in_daemon():
+        raise WorkflowError(
+            "scheduler='processes' cannot start worker processes here: this process is "
+            "daemonic (a multiprocessing.Pool worker?); use the default or scheduler='sync'"
         )
-
-
-# -- the local default -----------------------------------------------------------------------
-
-QUICK = 0.005
-"""Seconds under which a task runs in the calling thread: sending it to a worker process and
-its result back costs more than running it."""
-
-WAIT = 1.0  # seconds between checks while only worker processes have work
-QUEUED = 2  # tasks sent to a worker process at a time: the one it runs, and the next
-
-
-def _call(blob: bytes) -> Any:
-    """Run a pickled node ``(func, *args)`` in a worker process."""
-    import pickle
-
-    node = pickle.loads(blob)
-    return node[0](*node[1:])
+    return _get_pooled(dsk, keys, done, num_workers or _cpu_count(), code or {}, here=False)
 
 
 def get_local(
@@ -263,113 +193,247 @@ def get_local(
     done: Done = _nothing,
     num_workers: int | None = None,
     groups: Mapping[str, str] | None = None,
+    code: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    """Run the graph in this thread, with worker processes for the tasks that take long.
+    """The default: quick nodes in the calling thread, slow ones on ``num_workers`` local
+    worker processes (:mod:`daskflow.pool`, reused across runs).
 
     Most tasks of most pipelines take a millisecond (write a file, read it back): a worker
     process would add its round trip to each, and threads would add contention for the GIL.
-    Some take seconds of pure Python, and only processes run those in parallel. This get
-    learns which is which as it goes, per group of tasks (``groups``: the task family; each
-    key alone by default):
+    Some take seconds of pure Python, and only processes run those in parallel. So this get
+    learns which is which as it goes, per group of nodes (``groups``: the task family; each
+    key alone by default), from how long each took (the low median of its last few, against
+    :data:`QUICK`): see :class:`Dispatch`. A chain, a single task, or a fan of quick tasks
+    runs in this thread; both cores work whenever two slow tasks are ready.
 
-    - the calling thread runs ready tasks one after another, quick groups first; a task
-      that took under :data:`QUICK` seconds makes its group quick, a longer one slow;
-    - while two or more tasks are ready, ``num_workers - 1`` forked worker processes (started
-      then, not before) take the slow groups' tasks, and one task of each group not yet
-      seen, to learn it; the calling thread runs the rest, slow ones too when it has
-      nothing quick to do, so every core works.
-
-    A chain, a single task, or a fan of quick tasks never starts a process.
+    In a daemonic process (a ``multiprocessing.Pool`` worker), which may start no process,
+    every node runs in this thread, and the first such run says so.
     """
-    groups = groups or {}
-    workers = max(0, (num_workers or _cpu_count()) - 1)
-    deps = {k: _deps(node, dsk) for k, node in dsk.items()}
-    missing = {k: len(set(d)) for k, d in deps.items()}
-    dependents: dict[str, list[str]] = {k: [] for k in dsk}
-    for k, ds in deps.items():
-        for d in set(ds):
-            dependents[d].append(k)
-    ready: dict[str, deque[str]] = {}  # group -> its ready keys (few groups, many keys)
-    n_ready = 0
-    results: dict[str, Any] = {}
-    took: dict[str, deque[float]] = {}  # group -> seconds its last tasks took
-    slow: dict[str, bool] = {}  # group -> takes long (absent: not seen yet)
-    probing: Counter[str] = Counter()
-    running: dict[concurrent.futures.Future[Any], str] = {}
-    pool: concurrent.futures.ProcessPoolExecutor | None = None
-    context = _context()
-    dumps = _dumps_for(context)
+    if in_daemon():
+        _say_daemon()
+        return get_sync(dsk, keys, done)
+    workers = num_workers or _cpu_count()
+    return _get_pooled(dsk, keys, done, workers, code or {}, here=True, groups=groups)
 
-    def make_ready(key: str) -> None:
-        nonlocal n_ready
-        ready.setdefault(groups.get(key, key), deque()).append(key)
-        n_ready += 1
 
-    def take(group: str) -> str:
-        nonlocal n_ready
-        queue = ready[group]
-        key = queue.popleft()
-        if not queue:
-            del ready[group]
-        n_ready -= 1
-        return key
+_told_daemon: list[int] = []  # the pid that said so (a forked child says so again)
 
-    def finish(key: str, result: Any, seconds: float | None = None) -> None:
-        results[key] = result
-        group = groups.get(key, key)
-        if seconds is None and isinstance(result, NodeResult):
-            seconds = result.seconds
-        if seconds is not None:  # the low median of its last few: robust to one-off costs
-            recent = took.setdefault(group, deque(maxlen=5))  # (a first call's import, a hiccup)
-            recent.append(seconds)
-            slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= QUICK
-        _report(done, key, result)
-        for k in dependents[key]:
-            missing[k] -= 1
-            if not missing[k]:
-                make_ready(k)
 
-    for k in dsk:
-        if not missing[k]:
-            make_ready(k)
-    try:
-        while len(results) < len(dsk):
-            for future in [f for f in running if f.done()]:
-                key = running.pop(future)
-                probing[groups.get(key, key)] -= 1
-                finish(key, future.result())
-            # workers take slow groups' tasks, one queued behind each running one so a worker
-            # never waits for this thread to come back, and one task of a group not seen yet;
-            # the calling thread keeps at least one ready task for itself
-            for group in list(ready):
-                while len(running) < QUEUED * workers and n_ready > 1 and group in ready:
-                    if not slow.get(group, group not in slow and not probing[group]):
-                        break
-                    if group not in slow and len(running) >= workers:
-                        break  # a task to learn from waits for a free worker
-                    key = take(group)
-                    if pool is None:
-                        pool = _pool(workers, context)
-                    probing[group] += 1
-                    node = dsk[key]
-                    running[pool.submit(_call, dumps((node[0], *_args(node, dsk, results))))] = key
-            if ready:  # groups not seen yet first (to learn them), then quick, then slow
-                group = min(ready, key=lambda g: (slow.get(g, False), g in slow))
-                key = take(group)
-                node = dsk[key]
-                start = time.perf_counter()
-                result = node[0](*_args(node, dsk, results))
-                finish(key, result, time.perf_counter() - start)
-            elif running:
-                concurrent.futures.wait(
-                    running, timeout=WAIT, return_when=concurrent.futures.FIRST_COMPLETED
+def _say_daemon() -> None:
+    if os.getpid() not in _told_daemon:
+        _told_daemon.append(os.getpid())
+        logger.warning(
+            "this process is daemonic (a multiprocessing.Pool worker?) and may not start "
+            "worker processes: the flow's tasks run one after another in this process"
+        )
+
+
+def _get_pooled(
+    dsk: Mapping[str, Any],
+    keys: list[str],
+    done: Done,
+    workers: int,
+    code: Mapping[str, str],
+    here: bool,
+    groups: Mapping[str, str] | None = None,
+) -> list[Any]:
+    import dask.local
+
+    method = start_method(settings.current("mp_context"))
+    with worker_pool(workers, method, code) as pool:
+        dispatch = Dispatch(pool, done, groups or {}, here, code)
+        try:  # every ready node is handed to the dispatch at once: it decides where each runs
+            return list(
+                dask.local.get_async(
+                    dispatch.submit,
+                    max(1, len(dsk)),
+                    dict(dsk),
+                    keys,
+                    get_id=_worker_id,
+                    pack_exception=_pack_exception,
+                    callbacks=[(None, None, dispatch.pretask, dispatch.posttask, None)],
                 )
-            elif len(results) < len(dsk):  # nothing ready or running: a broken graph
-                raise WorkflowError(f"the graph cannot finish: {sorted(set(dsk) - set(results))}")
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return [results[k] for k in keys]
+            )
+        finally:
+            dispatch.close()
+
+
+QUICK = 0.005
+"""Seconds under which a node runs in the calling thread: sending it to a worker process and
+its result back costs more than running it."""
+
+QUEUED = 2  # nodes sent to a worker process at a time: the one it runs, and the next
+
+
+def _worker_id() -> int:
+    return os.getpid()
+
+
+def _pack_exception(e: BaseException, dumps: Any) -> tuple[BaseException, None]:
+    """An error Dask's machinery raised around a node (nodes themselves never raise), in a
+    form that survives the trip back from a worker process."""
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        e = WorkflowError(f"{type(e).__module__}.{type(e).__qualname__}: {e}")
+    return e, None
+
+
+def _run_blob(blob: bytes) -> Any:
+    """In a worker process: run ``dask.local.batch_execute_tasks`` on the cloudpickled
+    arguments."""
+    import cloudpickle
+
+    fn, args = cloudpickle.loads(blob)
+    return fn(args)
+
+
+class Dispatch:
+    """Where each node of a local run goes: the ``submit`` of ``dask.local.get_async``.
+
+    ``get_async`` hands over every ready node at once (its pretask callback names them all
+    before the first submit). A node whose group is known quick runs at once, in the calling
+    thread; one known slow waits in a queue for a worker process, which gets ``QUEUED`` at a
+    time, so it never waits for the calling thread. A node of a group not seen yet runs here
+    when nothing could run beside it (a chain); else the first of its group goes to a worker
+    to learn it and the next runs here, so both cores work from the start.
+
+    A worker process that dies fails the nodes it held (with a :class:`TaskError` that
+    says so) and the pool is replaced for the rest of the run; the other nodes go on.
+    """
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        done: Done,
+        groups: Mapping[str, str],
+        here: bool,
+        code: Mapping[str, str],
+    ) -> None:
+        self.pool = pool
+        self.code = code
+        self.spares: list[WorkerPool] = []  # started to replace a broken pool: closed after
+        self.done = done
+        self.groups = groups
+        self.here = here
+        self.fired: set[str] = set()  # handed over by get_async, not submitted yet
+        self.held: deque[tuple[str, Any, concurrent.futures.Future[Any]]] = deque()
+        self.out = 0  # nodes on worker processes now
+        self.lock = threading.Lock()
+        self.took: dict[str, deque[float]] = {}
+        self.slow: dict[str, bool] = {}
+        self.probing: Counter[str] = Counter()
+
+    # get_async's callbacks, in the calling thread
+    def pretask(self, key: str, dsk: Any, state: Any) -> None:
+        self.fired.add(key)
+
+    def posttask(self, key: str, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if worker_id != os.getpid() and isinstance(result, NodeResult):
+            self._learn(key, result.seconds)
+        _report(self.done, key, result)
+        self._pump()
+
+    def submit(self, fn: Callable[[Any], Any], args: list[Any]) -> concurrent.futures.Future[Any]:
+        key = args[0][0]
+        self.fired.discard(key)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if self._runs_here(key):
+            start = time.perf_counter()
+            try:
+                future.set_result(fn(args))
+            except BaseException as e:  # (nodes never raise: this is Dask's own machinery)
+                future.set_exception(e)
+            self._learn(key, time.perf_counter() - start)
+            return future
+        self.held.append((key, (fn, args), future))
+        self._pump()
+        return future
+
+    def _runs_here(self, key: str) -> bool:
+        if not self.here:
+            return False
+        group = self.groups.get(key, key)
+        slow = self.slow.get(group)
+        if slow is not None:
+            return not slow
+        alone = not self.fired and not self.held and not self.out
+        if alone or self.probing[group]:  # nothing could run beside it, or one is out
+            return True
+        self.probing[group] += 1  # the first of its group: a worker learns it
+        return False
+
+    def _learn(self, key: str, seconds: float) -> None:
+        """The low median of the group's last few times: robust to one-off costs (a first
+        call's import, a hiccup)."""
+        group = self.groups.get(key, key)
+        recent = self.took.setdefault(group, deque(maxlen=5))
+        recent.append(seconds)
+        self.slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= QUICK
+
+    def _pump(self) -> None:
+        """Send held nodes to the worker processes while fewer than ``QUEUED`` per worker
+        are out."""
+        import cloudpickle
+
+        while self.held:
+            with self.lock:
+                if self.out >= QUEUED * self.pool.workers:
+                    return
+                self.out += 1
+            key, call, future = self.held.popleft()
+            try:
+                blob = cloudpickle.dumps(call)
+                sent = self.pool.executor.submit(_run_blob, blob)
+            except Exception as e:
+                with self.lock:
+                    self.out -= 1
+                future.set_result([(key, (_lost(key, e), None), False)])
+                continue
+            sent.add_done_callback(functools.partial(self._landed, key, future))
+
+    def _landed(
+        self,
+        key: str,
+        future: concurrent.futures.Future[Any],
+        sent: concurrent.futures.Future[Any],
+    ) -> None:
+        """A node came back from a worker process (in the pool's thread)."""
+        with self.lock:
+            self.out -= 1
+        try:
+            future.set_result(sent.result())
+        except BaseException as e:
+            if isinstance(e, concurrent.futures.process.BrokenProcessPool):
+                self._replace_pool()
+            future.set_result([(key, (_lost(key, e), None), False)])
+
+    def _replace_pool(self) -> None:
+        with self.lock:
+            if not self.pool.broken:  # (the first of its nodes to come back says so)
+                self.pool.broken = True
+                self.pool = fresh(self.pool.workers, self.pool.method, self.code)
+                self.spares.append(self.pool)
+
+    def close(self) -> None:
+        """Close the pools started during the run (the kept one stays open)."""
+        for pool in self.spares:
+            pool.close()
+
+
+def _lost(key: str, e: BaseException) -> NodeResult:
+    """The result of a node that never came back from a worker process."""
+    if isinstance(e, concurrent.futures.process.BrokenProcessPool):
+        text = (
+            f"{key}: a worker process of the local scheduler died while this task ran or "
+            "waited on it (killed, out of memory, or os._exit() in a task); the rest of the "
+            "run went on with new worker processes"
+        )
+    else:
+        text = f"{key} could not be sent to a worker process: {type(e).__name__}: {e}"
+    error = TaskError(text)
+    error.__cause__ = e
+    return NodeResult(key, FAILED, error=error, error_text=text)
 
 
 # -- choosing one ----------------------------------------------------------------------------
@@ -405,7 +469,7 @@ class Choice:
         if self.name == "processes":
             return f"on {self.workers} local processes"
         if self.name == "local":
-            return f"in this process, with up to {(self.workers or 1) - 1} worker processes"
+            return f"in this process, with up to {self.workers or 1} worker processes"
         if self.name == "distributed":
             return _describe_client(self.client, self.address)
         return f"with {getattr(self.get, '__qualname__', self.get)}"
@@ -431,7 +495,9 @@ class Choice:
         if self.name == "threads":
             return lambda dsk, keys, done: get_threads(dsk, keys, done, n)
         if self.name == "processes":
-            return lambda dsk, keys, done: get_processes(dsk, keys, done, n)
+            return lambda dsk, keys, done, groups=None, **kw: get_processes(
+                dsk, keys, done, n, **kw
+            )
         if self.name == "local":
             return lambda dsk, keys, done, **kw: get_local(dsk, keys, done, n, **kw)
         if self.name == "distributed":

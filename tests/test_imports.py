@@ -45,6 +45,7 @@ LAYERS = [
     "explain",
     "runtime",
     "compile",
+    "pool",
     "clusters",
     "schedulers",
     "progress",

@@ -336,8 +336,8 @@ def test_a_helper_redefined_in_the_same_process_changes_the_fingerprint():
     past the call that made it, so the task is pending at once, and again complete after
     it ran with the new helper."""
     namespace: dict = {"TaskPickle": TaskPickle, "__name__": __name__}
-    exec("def helper(x):\n    return x + 1\n", namespace)  # noqa: S102
-    exec(  # noqa: S102
+    exec("def helper(x):\n    return x + 1\n", namespace)
+    exec(
         "class Uses(TaskPickle):\n    def run(self):\n        self.save(helper(1))\n",
         namespace,
     )
@@ -346,7 +346,7 @@ def test_a_helper_redefined_in_the_same_process_changes_the_fingerprint():
     before = fingerprint.fingerprint(type(task)).key
     daskflow.run(task, execution_summary=False)
     assert task.complete() and task.outputLoad() == 2
-    exec("def helper(x):\n    return x + 2\n", namespace)  # noqa: S102
+    exec("def helper(x):\n    return x + 2\n", namespace)
     assert fingerprint.fingerprint(type(task)).key != before
     assert not task.complete()
     daskflow.run(task, execution_summary=False)
