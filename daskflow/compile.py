@@ -1,8 +1,8 @@
 """Compile the tasks a run executes into one Dask graph.
 
 The graph is a plain mapping any Dask get-function accepts: one key per task (its
-``task_id``), whose value is ``(run_node, task, [upstream keys], given, env, fresh,
-provenance)``, calling :func:`daskflow.runtime.run_node`. Only tasks that run are in it;
+``task_id``), whose value is ``(node, [upstream keys])``: a :class:`daskflow.runtime.Node`,
+which Dask calls with the list of its upstream nodes' results. Only tasks that run are in it;
 complete upstream tasks are read from storage by the tasks that need them, except their
 in-memory outputs, which travel with the node (``given``).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from .fingerprint import Fingerprint, fingerprint
 from .graph import TaskGraph
 from .manifests import Provenance
-from .runtime import Environment, _dumps, memory_values, run_node
+from .runtime import Environment, Node, _dumps, memory_values
 from .shipping import Shipped, Unsendable
 from .tasks import Task
 
@@ -68,8 +68,8 @@ def compile_graph(
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
-    Each node is ``(run_node, task, [upstream keys], {url: value}, env)``: the values of
-    in-memory outputs of complete upstream tasks travel with it. With ``env`` (for workers
+    Each value is ``(Node(task, given, env, fresh, prov), [upstream keys])``: the values
+    of in-memory outputs of complete upstream tasks travel with the node (``given``). With ``env`` (for workers
     in other processes) the node applies the caller's settings and working directory, and
     returns values and errors in a form that survives pickling; with ``ship`` each task
     travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task ids. The
@@ -84,8 +84,8 @@ def compile_graph(
     ...     def requires(self): return A()
     >>> from daskflow.graph import build
     >>> dsk = compile_graph(build([B()]), ['A__99914b932b', 'B__99914b932b'])
-    >>> dsk['B__99914b932b'][2]
-    ['A__99914b932b']
+    >>> dsk['B__99914b932b']
+    (Node(B__99914b932b, fresh=False), ['A__99914b932b'])
     """
     keys = list(keys)
     selected = set(keys)
@@ -105,7 +105,7 @@ def compile_graph(
             clean=k not in fresh,
             dask_key=name,
         )
-        dsk[name] = (run_node, task, upstream, given, env, k in fresh, prov)
+        dsk[name] = (Node(task, given, env, k in fresh, prov), upstream)
     return dsk
 
 

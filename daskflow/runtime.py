@@ -61,6 +61,7 @@ __all__ = [
     "UPSTREAM_FAILED",
     "CommitLog",
     "Environment",
+    "Node",
     "NodePlan",
     "NodeResult",
     "Shipped",
@@ -217,6 +218,40 @@ def memory_values(task: Task, outputs: list[Target] | None = None) -> dict[str, 
         for t in (task.output_targets() if outputs is None else outputs)
         if isinstance(t, MemoryTarget) and t.url in data
     }
+
+
+@dataclass(frozen=True)
+class Node:
+    """One task of a compiled graph and what its worker needs besides the results of its
+    upstream nodes; the graph holds ``(node, [upstream keys])``, so Dask calls it with the
+    list of those results (:func:`run_node`).
+
+    Attributes
+    ----------
+    task : Task or Shipped
+        The task, cloudpickled apart (:class:`Shipped`) for a cluster.
+    given : dict, bytes or Unsendable, optional
+        The in-memory outputs of complete upstream tasks, by URL (cloudpickled for another
+        process).
+    env : Environment, optional
+        The calling process's settings and folder, for a node that may run elsewhere.
+    fresh : bool
+        The task's outputs did not exist when the run began (see :class:`CommitLog`).
+    prov : Provenance, optional
+        What its manifest records (:mod:`daskflow.manifests`).
+    """
+
+    task: Task | Shipped
+    given: dict[str, Any] | bytes | Unsendable | None = None
+    env: Environment | None = None
+    fresh: bool = False
+    prov: manifests.Provenance | None = None
+
+    def __call__(self, upstream: list[NodeResult]) -> NodeResult:
+        return run_node(self.task, upstream, self.given, self.env, self.fresh, self.prov)
+
+    def __repr__(self) -> str:
+        return f"Node({self.task.task_id}, fresh={self.fresh})"
 
 
 def run_node(
