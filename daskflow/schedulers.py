@@ -317,7 +317,9 @@ class Dispatch:
         self.groups = groups
         self.here = here
         self.fired: set[str] = set()  # handed over by get_async, not submitted yet
-        self.held: deque[tuple[str, Any, concurrent.futures.Future[Any]]] = deque()
+        # nodes waiting for a worker process, by group (few groups, many nodes)
+        self.held: dict[str, deque[tuple[str, Any, concurrent.futures.Future[Any]]]] = {}
+        self.n_held = 0
         self.out = 0  # nodes on worker processes now
         self.lock = threading.Lock()
         self.took: dict[str, deque[float]] = {}
@@ -337,18 +339,24 @@ class Dispatch:
     def submit(self, fn: Callable[[Any], Any], args: list[Any]) -> concurrent.futures.Future[Any]:
         key = args[0][0]
         self.fired.discard(key)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if self._runs_here(key):
-            start = time.perf_counter()
-            try:
-                future.set_result(fn(args))
-            except BaseException as e:  # (nodes never raise: this is Dask's own machinery)
-                future.set_exception(e)
-            self._learn(key, time.perf_counter() - start)
-            return future
-        self.held.append((key, (fn, args), future))
+            ready = _Ready()
+            self._run_here(key, (fn, args), ready)
+            return ready  # type: ignore[return-value]
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.held.setdefault(self.groups.get(key, key), deque()).append((key, (fn, args), future))
+        self.n_held += 1
         self._pump()
         return future
+
+    def _run_here(self, key: str, call: Any, future: Any) -> None:
+        fn, args = call
+        start = time.perf_counter()
+        try:
+            future.set_result(fn(args))
+        except BaseException as e:  # (nodes never raise: this is Dask's own machinery)
+            future.set_exception(e)
+        self._learn(key, time.perf_counter() - start)
 
     def _runs_here(self, key: str) -> bool:
         if not self.here:
@@ -357,7 +365,7 @@ class Dispatch:
         slow = self.slow.get(group)
         if slow is not None:
             return not slow
-        alone = not self.fired and not self.held and not self.out
+        alone = not self.fired and not self.n_held and not self.out
         if alone or self.probing[group]:  # nothing could run beside it, or one is out
             return True
         self.probing[group] += 1  # the first of its group: a worker learns it
@@ -372,25 +380,38 @@ class Dispatch:
         self.slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= QUICK
 
     def _pump(self) -> None:
-        """Send held nodes to the worker processes while fewer than ``QUEUED`` per worker
-        are out."""
+        """Run here the held nodes of groups learnt quick meanwhile (the first of a group may
+        pay one-off costs, and every ready node was handed over before it was learnt), and
+        send the others to the worker processes while fewer than ``QUEUED`` per worker are
+        out."""
+        for group in list(self.held):
+            queue = self.held[group]
+            while queue and self.here and self.slow.get(group) is False:
+                self.n_held -= 1
+                self._run_here(*queue.popleft())
+            while queue and self._send(*queue[0]):
+                queue.popleft()
+                self.n_held -= 1
+            if not queue:
+                del self.held[group]
+
+    def _send(self, key: str, call: Any, future: concurrent.futures.Future[Any]) -> bool:
+        """Send a node to the worker processes; False when they have enough."""
         import cloudpickle
 
-        while self.held:
+        with self.lock:
+            if self.out >= QUEUED * self.pool.workers:
+                return False
+            self.out += 1
+        try:
+            sent = self.pool.executor.submit(_run_blob, cloudpickle.dumps(call))
+        except Exception as e:
             with self.lock:
-                if self.out >= QUEUED * self.pool.workers:
-                    return
-                self.out += 1
-            key, call, future = self.held.popleft()
-            try:
-                blob = cloudpickle.dumps(call)
-                sent = self.pool.executor.submit(_run_blob, blob)
-            except Exception as e:
-                with self.lock:
-                    self.out -= 1
-                future.set_result([(key, (_lost(key, e), None), False)])
-                continue
-            sent.add_done_callback(functools.partial(self._landed, key, future))
+                self.out -= 1
+            future.set_result([(key, (_lost(key, e), None), False)])
+            return True
+        sent.add_done_callback(functools.partial(self._landed, key, future))
+        return True
 
     def _landed(
         self,
@@ -419,6 +440,31 @@ class Dispatch:
         """Close the pools started during the run (the kept one stays open)."""
         for pool in self.spares:
             pool.close()
+
+
+class _Ready:
+    """The outcome of a node run in the calling thread, in the part of a ``Future``'s
+    interface ``get_async`` uses; a real one costs a ``threading.Condition`` per node."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def set_result(self, value: Any) -> None:
+        self.value = value
+
+    def set_exception(self, error: BaseException) -> None:
+        self.error = error
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        fn(self)
 
 
 def _lost(key: str, e: BaseException) -> NodeResult:
