@@ -68,15 +68,15 @@ def compile_graph(
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
-    Each value is ``(Node(task, given, env, fresh, prov), [upstream keys])``: the values
-    of in-memory outputs of complete upstream tasks travel with the node (``given``). With
-    ``env`` (for workers in other processes) the node applies the caller's settings and
-    working directory, and returns values and errors in a form that survives pickling; with
-    ``ship`` each task travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task ids. The
-    graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs did
-    not exist when the run began (their nodes need no commit record on a cluster).
-    ``commits``: the commit ids of complete tasks, from their manifests, which the manifests
-    of the tasks that read them record (:class:`daskflow.manifests.Provenance`).
+    Each value is ``(Node(task, given, env, fresh, prov), [upstream keys])``: the values of
+    in-memory outputs of complete upstream tasks travel with the node (``given``). With ``env``
+    (for workers in other processes) the node applies the caller's settings and working
+    directory, and returns values and errors in a form that survives pickling; with ``ship``
+    each task travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task
+    ids. The graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs
+    did not exist when the run began (their nodes need no commit record on a cluster).
+    ``commits``: the commit ids of complete tasks, from their manifests, which the manifests of
+    the tasks that read them record (:class:`daskflow.manifests.Provenance`).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
