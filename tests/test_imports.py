@@ -82,6 +82,25 @@ def _layer_files(module: str):
     return [(root / f"{module}.py", 0)]
 
 
+def _absolute(node) -> set[str]:
+    """The daskflow layers an absolute import names (``from daskflow.x import y``, ``from
+    daskflow import x``, ``import daskflow.x``); empty for any other node."""
+    import ast
+
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        parts = node.module.split(".")
+        if parts[0] != "daskflow":
+            return set()
+        return {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+    if isinstance(node, ast.Import):
+        return {
+            a.name.split(".")[1]
+            for a in node.names
+            if a.name.startswith("daskflow.") and len(a.name.split(".")) > 1
+        }
+    return set()
+
+
 def _imports(module: str) -> tuple[set[str], set[str], set[str]]:
     """(daskflow layers imported at module level, daskflow layers imported only inside
     functions, foreign packages imported at module level) of a layer; a package's imports
@@ -93,7 +112,10 @@ def _imports(module: str) -> tuple[set[str], set[str], set[str]]:
     def visit(node: ast.AST, in_function: bool, depth: int) -> None:
         for child in ast.iter_child_nodes(node):
             inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-            if isinstance(child, ast.ImportFrom) and child.level:
+            layers = _absolute(child)
+            if layers:  # ``from daskflow.x import y``, ``import daskflow.x``, anywhere
+                (lazy if in_function else top).update(layers)
+            elif isinstance(child, ast.ImportFrom) and child.level:
                 if child.level > depth:  # not the package's own submodule
                     names = [child.module] if child.module else [a.name for a in child.names]
                     (lazy if in_function else top).update(n.split(".")[0] for n in names)
@@ -154,3 +176,21 @@ def test_public_names():
         "TaskAggregator",
     ):
         assert hasattr(daskflow.tasks, name), name
+
+
+def test_absolute_imports_inside_functions_count_as_layer_imports():
+    """``from daskflow.workflow import Workflow`` inside a function of a low layer names the
+    layer it reaches as surely as ``from .workflow import Workflow`` does."""
+    import ast
+
+    tree = ast.parse(
+        "def f():\n"
+        "    from daskflow.workflow import Workflow\n"
+        "    from daskflow import graph, tasks\n"
+        "    import daskflow.execute\n"
+        "    import os\n"
+    )
+    found = set()
+    for node in ast.walk(tree):
+        found |= _absolute(node)
+    assert found == {"workflow", "graph", "tasks", "execute"}
