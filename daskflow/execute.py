@@ -356,7 +356,7 @@ def run(
     for f in forced_tasks:
         if not isinstance(f, Task) and not (isinstance(f, type) and issubclass(f, Task)):
             raise WorkflowError(f"forced takes tasks or task classes, got {f!r}")
-    logging.getLogger("daskflow").setLevel(settings.log_level.upper())
+    _apply_log_level(settings.log_level)
     exist: dict[str, bool] = {}
     verdicts: dict[str, Verdict] = {}
     with no_cycle_collection():  # the plan: one pause for the build and the status pass
@@ -386,6 +386,17 @@ def run(
             error.add_note(f"{graph.tasks[key]!r} failed on a worker:\n{result.error_texts[key]}")
         raise RuntimeError(FAILED_MESSAGE) from error
     return result
+
+
+_applied_level: list[str] = []  # the settings.log_level last given to daskflow's logger
+
+
+def _apply_log_level(level: str) -> None:
+    """Give ``settings.log_level`` to daskflow's logger when it changed since daskflow last
+    did: a level the user's code set on the logger itself stays until the setting changes."""
+    if _applied_level != [level]:
+        logger.setLevel(level.upper())
+        _applied_level[:] = [level]
 
 
 def _reporter(families: dict[str, str], execution_summary: bool | None) -> Reporter:

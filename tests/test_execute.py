@@ -821,3 +821,20 @@ def test_a_run_after_the_output_folder_was_deleted_makes_it_again(tmp_path, sche
         assert result.status == "SUCCESS"
         assert KeptReader().outputLoad() == {"kept": 1}
         shutil.rmtree(tmp_path / "out")
+
+
+def test_a_run_keeps_a_level_the_user_set_on_the_logger_until_the_setting_changes():
+    import logging
+
+    log = logging.getLogger("daskflow")
+    before = log.level
+    try:
+        daskflow.run(Task1(), scheduler="sync", execution_summary=False)
+        log.setLevel(logging.DEBUG)  # the user's own choice, on the logger itself
+        daskflow.run(Task1(), scheduler="sync", execution_summary=False)
+        assert log.level == logging.DEBUG
+        daskflow.settings.log_level = "ERROR"  # the setting changed: it wins
+        daskflow.run(Task1(), scheduler="sync", execution_summary=False)
+        assert log.level == logging.ERROR
+    finally:
+        log.setLevel(before)
