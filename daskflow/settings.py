@@ -62,7 +62,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import threading
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,40 +148,45 @@ def current(name: str) -> Any:
 
 @contextlib.contextmanager
 def applied(values: dict[str, Any]) -> Iterator[None]:
-    """Use a :func:`snapshot`'s values for the code run inside.
+    """Use a :func:`snapshot`'s values for the code run inside, in this thread or task only.
 
-    daskflow reads them through :func:`current`, for this thread or task only, so tasks of
-    different runs on one worker never see each other's settings. The module attributes are
-    set too, for task code that reads ``settings.dirpath`` itself, and put back as they were
-    when the last of the nodes that overlap in this process is done (they are per process:
-    while tasks of runs with different settings overlap on one worker, such code sees the
-    latest).
+    Nothing of this module changes: daskflow reads the values through :func:`current`, and
+    task code that reads ``settings.dirpath`` itself is answered from them too (this module's
+    attribute lookup asks :func:`current` for the shared settings). So tasks of different
+    runs on one worker each see their own run's settings, a run leaves no trace in the
+    process's settings, and a setting that task code assigns (the process's, as ever) is not
+    put back afterwards; it also holds for the rest of that task.
     """
-    global _applied_depth
     unknown = set(values) - set(SHARED)
     if unknown:
         raise SettingsError(f"not shared settings: {sorted(unknown)}; shared: {list(SHARED)}")
-    module = globals()
-    with _applied_lock:
-        if _applied_depth == 0:
-            _applied_before.clear()
-            _applied_before.update({name: module[name] for name in SHARED})
-        _applied_depth += 1
-        module.update(values)
     token = _override.set(dict(values))
     try:
         yield
     finally:
         _override.reset(token)
-        with _applied_lock:
-            _applied_depth -= 1
-            if _applied_depth == 0:
-                module.update(_applied_before)
 
 
-_applied_lock = threading.Lock()
-_applied_depth = 0  # nodes inside applied() in this process now
-_applied_before: dict[str, Any] = {}  # the module's values before the first of them
+class _Module(types.ModuleType):
+    """This module, whose shared settings answer with the values of the run whose task
+    runs now (:func:`applied`)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SHARED_SET:
+            override = _override.get()
+            if override is not None and name in override:
+                return override[name]
+        return super().__getattribute__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        override = _override.get()
+        if override is not None and name in override:  # task code sets it during its run
+            override[name] = value
+        super().__setattr__(name, value)
+
+
+_SHARED_SET = frozenset(SHARED)
+sys.modules[__name__].__class__ = _Module
 
 
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
@@ -192,15 +198,15 @@ def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
         A local directory or an fsspec URL (``"s3://bucket/prefix"``). ``None`` keeps the
         current root. The directory is created when the first output is written.
     """
-    global dirpath
+    module: Any = sys.modules[__name__]
     if dir is None:
-        return dirpath
+        return module.dirpath  # type: ignore[no-any-return]
     try:
         text: Any = os.fspath(dir)
     except TypeError:
         text = None
     if not isinstance(text, str):
         raise SettingsError(f"set_dir expects a path or URL string, got {dir!r}")
-    globals()["dir"] = text
-    dirpath = text if "://" in text else Path(text)
-    return dirpath
+    module.dir = text  # (through the module: during a task, its run's values change too)
+    module.dirpath = text if "://" in text else Path(text)
+    return module.dirpath  # type: ignore[no-any-return]

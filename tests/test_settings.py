@@ -1,4 +1,5 @@
-"""Settings: applied to a task from another process and put back after it; one error tree."""
+"""Settings: a run's values applied to its tasks in another process, changing nothing of the
+process's own; one error tree."""
 
 from __future__ import annotations
 
@@ -95,3 +96,18 @@ def test_every_error_daskflow_raises_on_purpose_has_one_root():
     from daskflow import cli
 
     assert cli.UsageError is errors.UsageError
+
+
+def test_applied_values_change_nothing_of_the_module_and_keep_what_task_code_sets():
+    """A run leaves no trace of its own in the process's settings, and a setting the task's
+    code assigns is the process's afterwards (not put back), and the task's own meanwhile."""
+    settings.save_with_param = True
+    with settings.applied({"save_with_param": False, "cached": False}):
+        assert settings.save_with_param is False  # task code reading it sees the run's value
+        assert vars(settings)["save_with_param"] is True  # the module's own is untouched
+        settings.cached = True  # task code sets one
+        assert settings.cached is True and settings.current("cached") is True
+        daskflow.set_dir("set-in-a-task")
+        assert str(settings.dirpath) == "set-in-a-task"
+    assert settings.save_with_param is True
+    assert settings.cached is True and str(settings.dirpath) == "set-in-a-task"
