@@ -29,7 +29,7 @@ from . import manifests, settings
 from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError, masked
 from .targets import Target, exists_many, redact
 from .targets.bulk import listings
-from .tasks import Task, TaskAggregator, TaskData
+from .tasks import Task
 
 __all__ = [
     "TaskGraph",
@@ -121,12 +121,13 @@ def _naming(task: Task, method: str, call: Callable[[], list[Any]]) -> list[Any]
 
 def _check_same(seen: dict[str, Task], task: Task) -> None:
     prior = seen.setdefault(task.task_id, task)
-    if prior is task or not isinstance(task, TaskData) or not isinstance(prior, TaskData):
+    if prior is task:
         return
-    if prior._folder() != task._folder():
+    here, there = task.output_folder(), prior.output_folder()
+    if here is not None and there is not None and here != there:
         raise TaskDefinitionError(
             f"{task!r} appears in one graph with two output locations, "
-            f"{redact(prior._folder())} and {redact(task._folder())}; give both the same path"
+            f"{redact(there)} and {redact(here)}; give both the same path"
         )
 
 
@@ -174,7 +175,7 @@ def completeness(
     complete: dict[str, bool] = {}
     for key, task in order.items():
         upstream_ok = all(complete[d] for d in deps[key])
-        if isinstance(task, TaskAggregator):  # its outputs are its yielded tasks'
+        if task.aggregates:  # its outputs are its yielded tasks'
             complete[key] = upstream_ok
             if exist is not None:
                 exist[key] = False  # none of its own
@@ -206,7 +207,7 @@ def _judged(
     homes: dict[str, Target] = {}
     for key, (a, b) in spans.items():
         home = manifests.folder_of(targets[a:b])
-        if home is not None and not isinstance(order[key], TaskAggregator):
+        if home is not None and not order[key].aggregates:
             homes[key] = home
     folders = [(manifests.url_of(t), t.storage_options) for t in homes.values()]
     listed = dict(zip(homes, listings(folders), strict=True))

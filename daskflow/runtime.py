@@ -53,7 +53,7 @@ from .graph import build, to_run
 from .shipping import Shipped, Unsendable
 from .targets import MemoryTarget, Target, data, protocol, redact, resolve, staging
 from .targets.leftovers import sweep_system_temp
-from .tasks import Task, TaskAggregator, _map_structure, flatten
+from .tasks import Task, _map_structure, flatten
 
 __all__ = [
     "DONE",
@@ -533,7 +533,7 @@ def _portable_error(e: BaseException) -> BaseException:
 
 
 def _execute(task: Task) -> None:
-    if isinstance(task, TaskAggregator):  # what it yields ran as its upstream nodes
+    if task.aggregates:  # what it yields ran as its upstream nodes
         return
     logger.info("running %r", task)
     result = task.run()

@@ -83,6 +83,9 @@ class Task:
     resources : dict, optional
         Dask worker resources one run of the task needs, e.g. ``{"GPU": 1}``: on a
         distributed cluster it runs only on workers that have them.
+    aggregates : bool
+        Its ``run()`` only yields other tasks, whose outputs are its outputs; it has none of
+        its own and is complete when they are (:class:`TaskAggregator`).
     """
 
     path: Any = None
@@ -90,6 +93,7 @@ class Task:
     task_namespace: ClassVar[str | None] = None
     retries: ClassVar[int] = 0
     resources: ClassVar[Mapping[str, float] | None] = None
+    aggregates: ClassVar[bool] = False
     storage_options: Mapping[str, Any] | None = None
     task_family: ClassVar[str] = "Task"
     _params: ClassVar[dict[str, Parameter[Any]]] = {}
@@ -278,6 +282,11 @@ class Task:
         outputs are the tasks' it yields)."""
         return self.output_targets()
 
+    def output_folder(self) -> str | None:
+        """The one folder (or URL) where this task's stored outputs go, when its class puts
+        them in one (:class:`~daskflow.tasks.TaskData`); else None."""
+        return None
+
     def complete(self, cascade: bool = True) -> bool:
         """Whether the outputs exist, and (with ``settings.check_dependencies`` and
         ``cascade``) every upstream task is complete too."""
@@ -453,6 +462,8 @@ class TaskAggregator(Task):
     handed down (``path``, ``flows``, ...) is applied to those tasks on each use, so a copy
     made to hand the aggregator a context yields the same tasks in that context.
     """
+
+    aggregates = True
 
     def _requires(self) -> Any:
         return [*flatten(super()._requires()), *self._yielded()]

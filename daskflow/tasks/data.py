@@ -110,6 +110,9 @@ class TaskData(Task):
     def _root(self) -> str:
         return root_of(self.__dict__.get("path"), type(self))
 
+    def output_folder(self) -> str:
+        return self._folder()
+
     def _folder(self, root: str | None = None) -> str:
         parts = [root or self._root()]
         if self.task_group:
