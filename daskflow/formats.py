@@ -81,6 +81,18 @@ def _open(fs: Any, path: str, mode: str) -> Any:
     return fs.open(path, mode)
 
 
+def _read(fs: Any, path: str) -> bytes:
+    """The whole file at ``path``: Python's own ``open`` on a plain local path; elsewhere one
+    read from offset 0 (on S3 one ranged GET: opening the file, or reading it without a
+    start, first asks for its size with a HEAD)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if type(fs) is LocalFileSystem and not path.startswith(("file:", "local:")):
+        with open(path, "rb") as f:
+            return f.read()
+    return bytes(fs.cat_file(path, start=0))
+
+
 class Pickle(Format):
     """Any picklable object (``.pkl``)."""
 
@@ -92,8 +104,7 @@ class Pickle(Format):
             pickle.dump(obj, f, **kwargs)
 
     def load(self, fs: Any, path: str, **kwargs: Any) -> Any:
-        with _open(fs, path, "rb") as f:
-            return pickle.load(f, **kwargs)
+        return pickle.loads(_read(fs, path), **kwargs)
 
 
 class Json(Format):
@@ -108,8 +119,7 @@ class Json(Format):
             f.write(text.encode("utf-8"))
 
     def load(self, fs: Any, path: str, **kwargs: Any) -> Any:
-        with _open(fs, path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"), **kwargs)["data"]
+        return json.loads(_read(fs, path).decode("utf-8"), **kwargs)["data"]
 
 
 class Parquet(Format):
