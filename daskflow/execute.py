@@ -31,8 +31,7 @@ from . import settings
 from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
 from .fingerprint import Fingerprint, fingerprint
-from .graph import TaskGraph, build, forced_keys, no_cycle_collection, to_run
-from .manifests import Verdict
+from .graph import Plan, TaskGraph, build, forced_keys, no_cycle_collection, plan
 from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
 from .schedulers import resolve, width
@@ -48,19 +47,17 @@ FAILED_MESSAGE = "Exception found running flow, check trace"
 
 
 def execute(
-    graph: TaskGraph,
-    keys: list[str],
+    planned: Plan,
     scheduler: Any = None,
     workers: int | None = None,
     progress: Reporter | None = None,
-    fresh: Iterable[str] = (),
-    commits: Mapping[str, str | None] | None = None,
 ) -> dict[str, NodeResult]:
-    """Run ``keys`` of ``graph`` on the scheduler; ``{key: NodeResult}`` for each.
+    """Run the plan's ``keys`` on the scheduler; ``{key: NodeResult}`` for each.
 
     The values of in-memory outputs the tasks made become loadable in this process.
-    ``fresh``: the tasks whose outputs did not exist when the run began.
     """
+    graph, keys = planned.graph, list(planned.keys)
+    fresh, commits = planned.fresh, planned.commits
     in_process = any(
         t.url.startswith("memory://") for k in keys for t in graph.tasks[k].output_targets()
     )
@@ -357,21 +354,17 @@ def run(
         if not isinstance(f, Task) and not (isinstance(f, type) and issubclass(f, Task)):
             raise WorkflowError(f"forced takes tasks or task classes, got {f!r}")
     _apply_log_level(settings.log_level)
-    exist: dict[str, bool] = {}
-    verdicts: dict[str, Verdict] = {}
     with no_cycle_collection():  # the plan: one pause for the build and the status pass
         graph = graph or build(roots)
-        complete = graph.status(exist=exist, verdicts=verdicts)
-        redo = forced_keys(graph, forced_tasks, forced_all, forced_all_upstream)
-        keys = to_run(graph, complete, redo)
+        planned = plan(graph, forced_keys(graph, forced_tasks, forced_all, forced_all_upstream))
+    keys = list(planned.keys)
     families = {k: graph.tasks[k].task_family for k in keys}
     reporter = reporter or _reporter(families, execution_summary)
-    if confirm and redo and not _confirmed([graph.tasks[k] for k in keys if complete[k]]):
+    again = [graph.tasks[k] for k in keys if planned.complete[k]]
+    if confirm and planned.forced and not _confirmed(again):
         reporter.say("Run cancelled")
         return None
-    fresh = [k for k in keys if not exist[k]]
-    commits = {k: v.commit for k, v in verdicts.items()}
-    results = execute(graph, keys, scheduler, workers, reporter, fresh, commits)
+    results = execute(planned, scheduler, workers, reporter)
     for r in results.values():  # raised where the task ran; told where the run was asked
         for note in r.notes:
             warnings.warn(note, CompatibilityWarning, stacklevel=2)

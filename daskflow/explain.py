@@ -16,39 +16,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from . import manifests
 from .fingerprint import fingerprint, library_versions
-from .graph import TaskGraph
+from .graph import Plan, TaskGraph, plan
 from .leases import lease_name
 from .targets import MemoryTarget
 from .targets.urls import _fs
 from .tasks import Task
 
-__all__ = ["Status", "accept", "explain", "garbage", "reasons", "status_of"]
+__all__ = ["accept", "explain", "garbage", "reasons", "status_of"]
 
 
-@dataclass(frozen=True)
-class Status:
-    """One status pass of a graph: whether each task is complete, whether its own outputs
-    exist, and what its manifest says (for tasks whose invalidation mode asks)."""
-
-    complete: dict[str, bool]
-    exist: dict[str, bool]
-    verdicts: dict[str, manifests.Verdict]
-
-
-def status_of(graph: TaskGraph) -> Status:
-    exist: dict[str, bool] = {}
-    verdicts: dict[str, manifests.Verdict] = {}
-    complete = graph.status(exist=exist, verdicts=verdicts)
-    return Status(complete, exist, verdicts)
+def status_of(graph: TaskGraph) -> Plan:
+    """The plan of ``graph`` (its status pass), for :func:`reasons` and :func:`explain`."""
+    return plan(graph)
 
 
 def reasons(
-    graph: TaskGraph, forced: Iterable[str] = (), seen: Status | None = None
+    graph: TaskGraph, forced: Iterable[str] = (), seen: Plan | None = None
 ) -> dict[str, str]:
     """``{task_id: why it is pending}`` for every pending task of ``graph`` (``seen``: its
     status pass, if made already)."""
@@ -123,7 +110,7 @@ def _detail(task: Task, verdict: manifests.Verdict, old: manifests.Manifest | No
     return verdict.reason
 
 
-def explain(graph: TaskGraph, forced: Iterable[str] = (), seen: Status | None = None) -> str:
+def explain(graph: TaskGraph, forced: Iterable[str] = (), seen: Plan | None = None) -> str:
     """The text of :func:`reasons`: one line per pending task, dependencies first."""
     why = reasons(graph, forced, seen)
     if not why:

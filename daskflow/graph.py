@@ -32,6 +32,7 @@ from .targets.bulk import listings
 from .tasks import Task
 
 __all__ = [
+    "Plan",
     "TaskGraph",
     "build",
     "completeness",
@@ -39,6 +40,7 @@ __all__ = [
     "forced_keys",
     "levels",
     "no_cycle_collection",
+    "plan",
     "preview_text",
     "to_run",
     "upstream_of",
@@ -373,6 +375,82 @@ def to_run(graph: TaskGraph, complete: Mapping[str, bool], forced: Iterable[str]
             selected.add(key)
             stack.extend(d for d in graph.deps[key] if d in pending)
     return [k for k in graph.tasks if k in selected]
+
+
+# -- the plan of one call ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one call (a run, a preview, an explanation) knows of a graph, resolved once:
+    plain data, read by everything after it.
+
+    Attributes
+    ----------
+    graph : TaskGraph
+        The tasks by id, their edges and the requested roots.
+    complete : mapping
+        ``{task_id: complete}`` from one bulk status pass.
+    exist : mapping
+        ``{task_id: its own outputs exist}``.
+    verdicts : mapping
+        ``{task_id: what its manifest says}``, for tasks whose invalidation mode asks.
+    forced : frozenset
+        The tasks redone although complete.
+    keys : tuple
+        The tasks to run, dependencies first.
+    """
+
+    graph: TaskGraph
+    complete: Mapping[str, bool]
+    exist: Mapping[str, bool]
+    verdicts: Mapping[str, manifests.Verdict]
+    forced: frozenset[str] = frozenset()
+    keys: tuple[str, ...] = ()
+
+    @property
+    def fresh(self) -> frozenset[str]:
+        """The tasks to run whose outputs did not exist when the plan was made."""
+        return frozenset(k for k in self.keys if not self.exist.get(k, False))
+
+    @property
+    def commits(self) -> dict[str, str | None]:
+        """The commit id each task's manifest names (for the manifests of its readers)."""
+        return {k: v.commit for k, v in self.verdicts.items()}
+
+    def __str__(self) -> str:
+        run = set(self.keys)
+        lines = [f"Plan: {len(self.graph)} tasks, {len(self.keys)} to run"]
+        for key, task in self.graph.tasks.items():
+            state = "COMPLETE" if self.complete[key] else "PENDING"
+            marks = [m for m, on in (("forced", key in self.forced), ("runs", key in run)) if on]
+            verdict = self.verdicts.get(key)
+            if verdict is not None and not verdict.current:
+                marks.append(verdict.reason)
+            ups = ", ".join(self.graph.deps[key])
+            lines.append(f"  {task!r} {state}{' ' + ' '.join(marks) if marks else ''}")
+            if ups:
+                lines.append(f"    <- {ups}")
+        return "\n".join(lines)
+
+
+def plan(graph: TaskGraph, forced: Iterable[str] = ()) -> Plan:
+    """The plan of ``graph``: one status pass, and what a run would execute with ``forced``
+    (task ids redone although complete: see :func:`forced_keys`)."""
+    exist: dict[str, bool] = {}
+    verdicts: dict[str, manifests.Verdict] = {}
+    with no_cycle_collection():
+        complete = graph.status(exist=exist, verdicts=verdicts)
+        redo = frozenset(forced)
+        keys = tuple(to_run(graph, complete, redo))
+    return Plan(
+        graph,
+        MappingProxyType(complete),
+        MappingProxyType(exist),
+        MappingProxyType(verdicts),
+        redo,
+        keys,
+    )
 
 
 # -- preview ---------------------------------------------------------------------------------

@@ -469,3 +469,34 @@ def test_the_collector_stays_paused_until_the_last_thread_is_done():
         leave.set()
         thread.join(10)
         gc.enable()
+
+
+def test_a_plan_is_plain_data_that_prints_readably():
+    from daskflow.tasks import TaskPickle
+
+    class PlanLeaf(TaskPickle):
+        def run(self):
+            self.save(1)
+
+    class PlanTop(TaskPickle):
+        def requires(self):
+            return PlanLeaf()
+
+        def run(self):
+            self.save(2)
+
+    daskflow.run(PlanLeaf(), scheduler="sync", execution_summary=False)
+    g = graph.build([PlanTop()])
+    planned = graph.plan(g)
+    assert planned.keys == (PlanTop().task_id,)
+    assert planned.fresh == {PlanTop().task_id}
+    assert dict(planned.complete) == {PlanLeaf().task_id: True, PlanTop().task_id: False}
+    with pytest.raises(TypeError):
+        planned.complete[PlanTop().task_id] = True  # read-only
+    forced = graph.plan(g, forced={PlanLeaf().task_id})
+    assert forced.keys == (PlanLeaf().task_id, PlanTop().task_id)
+    assert forced.fresh == {PlanTop().task_id}
+    text = str(forced)
+    assert text.splitlines()[0] == "Plan: 2 tasks, 2 to run"
+    assert "PlanLeaf() COMPLETE forced runs" in text
+    assert "PlanTop() PENDING runs" in text and f"<- {PlanLeaf().task_id}" in text
