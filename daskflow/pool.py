@@ -56,12 +56,15 @@ def in_daemon() -> bool:
 
 @dataclass(eq=False)
 class WorkerPool:
-    """A ``ProcessPoolExecutor`` and the code its workers were started for.
+    """Worker processes, each behind an executor of its own, and the code they were started
+    for.
 
     Attributes
     ----------
-    executor : concurrent.futures.ProcessPoolExecutor
-    workers : int
+    executors : list of concurrent.futures.ProcessPoolExecutor
+        One worker process each: a worker that dies breaks its own executor only (one
+        executor of several processes terminates them all when one dies), and its
+        replacement is started in its place (:meth:`replace`).
     method : str
         The start method (``"fork"``, ``"spawn"``, ``"forkserver"``).
     code : dict
@@ -71,16 +74,19 @@ class WorkerPool:
     users : int
         Runs using it now.
     broken : bool
-        A worker died: the pool takes no more work.
+        A run using it was interrupted: its workers were killed, it takes no more work.
     """
 
-    executor: concurrent.futures.ProcessPoolExecutor
-    workers: int
+    executors: list[concurrent.futures.ProcessPoolExecutor]
     method: str
     code: dict[str, str] = field(default_factory=dict)
     users: int = 0
     broken: bool = False
     inherited: Any = field(default_factory=lambda: _inherited())
+
+    @property
+    def workers(self) -> int:
+        return len(self.executors)
 
     def serves(self, code: Mapping[str, str]) -> bool:
         """Whether its workers run ``code`` as it is now, in the folder, with the paths and
@@ -89,14 +95,23 @@ class WorkerPool:
             return False
         return bool(self.inherited == _inherited())
 
+    def replace(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Start a new worker in place of the one of ``broken`` (once: a second call for the
+        same executor does nothing)."""
+        with _lock:
+            if broken in self.executors:
+                self.executors[self.executors.index(broken)] = _executor(self.method)
+        broken.shutdown(wait=False, cancel_futures=True)
+
     def close(self, kill: bool = False) -> None:
         """Stop taking work; the workers exit when they finish what they run (at once, with
         ``kill``). Never waits."""
-        if kill:
-            for process in list((getattr(self.executor, "_processes", None) or {}).values()):
-                with contextlib.suppress(Exception):
-                    process.kill()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self.executors:
+            if kill:
+                for process in list((getattr(executor, "_processes", None) or {}).values()):
+                    with contextlib.suppress(Exception):
+                        process.kill()
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _inherited() -> tuple[str, tuple[str, ...], dict[str, str]]:
@@ -108,13 +123,19 @@ _pools: dict[tuple[str, int], WorkerPool] = {}
 _lock = threading.Lock()
 
 
+def _executor(method: str) -> concurrent.futures.ProcessPoolExecutor:
+    """An executor of one worker process (started at its first task)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
+
+
 def fresh(workers: int, method: str, code: Mapping[str, str]) -> WorkerPool:
     """A new pool, kept by nobody: its user closes it."""
-    context = multiprocessing.get_context(method)
-    executor = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
-    )
-    return WorkerPool(executor, workers, method, dict(code))
+    return WorkerPool([_executor(method) for _ in range(workers)], method, dict(code))
 
 
 @contextlib.contextmanager

@@ -52,7 +52,7 @@ from . import settings
 from .clusters import _active_client, _connect, _describe_client, _is_client, get_distributed
 from .errors import TaskError, WorkflowError
 from .graph import TaskGraph, levels
-from .pool import WorkerPool, fresh, in_daemon, start_method, worker_pool
+from .pool import WorkerPool, in_daemon, start_method, worker_pool
 from .runtime import DONE, FAILED, NodeResult
 
 __all__ = [
@@ -241,7 +241,7 @@ def _get_pooled(
 
     method = start_method(settings.current("mp_context"))
     with worker_pool(workers, method, code) as pool:
-        dispatch = Dispatch(pool, done, groups or {}, here, code)
+        dispatch = Dispatch(pool, done, groups or {}, here)
         try:  # every ready node is handed to the dispatch at once: it decides where each runs
             return list(
                 dask.local.get_async(
@@ -298,8 +298,11 @@ class Dispatch:
     when nothing could run beside it (a chain); else the first of its group goes to a worker
     to learn it and the next runs here, so both cores work from the start.
 
-    A worker process that dies fails the nodes it held (with a :class:`TaskError` that
-    says so) and the pool is replaced for the rest of the run; the other nodes go on.
+    Each worker process has an executor of its own (:class:`~daskflow.pool.WorkerPool`), and
+    runs the nodes sent to it in order; so when one dies, the node it was running (the oldest
+    it had not returned) fails, with a :class:`TaskError` that says so, the nodes queued
+    behind it go to the other workers, a new worker takes its place, and nothing else of
+    the run is touched.
     """
 
     def __init__(
@@ -308,11 +311,8 @@ class Dispatch:
         done: Done,
         groups: Mapping[str, str],
         here: bool,
-        code: Mapping[str, str],
     ) -> None:
         self.pool = pool
-        self.code = code
-        self.spares: list[WorkerPool] = []  # started to replace a broken pool: closed after
         self.done = done
         self.groups = groups
         self.here = here
@@ -320,7 +320,9 @@ class Dispatch:
         # nodes waiting for a worker process, by group (few groups, many nodes)
         self.held: dict[str, deque[tuple[str, Any, concurrent.futures.Future[Any]]]] = {}
         self.n_held = 0
-        self.out = 0  # nodes on worker processes now
+        # per worker process, the nodes sent to it and not back yet, oldest (running) first
+        self.out: dict[Any, deque[tuple[str, Any, Any]]] = {}
+        self.again: deque[tuple[str, Any, Any]] = deque()  # queued behind a worker that died
         self.lock = threading.Lock()
         self.took: dict[str, deque[float]] = {}
         self.slow: dict[str, bool] = {}
@@ -365,7 +367,7 @@ class Dispatch:
         slow = self.slow.get(group)
         if slow is not None:
             return not slow
-        alone = not self.fired and not self.n_held and not self.out
+        alone = not self.fired and not self.n_held and not any(self.out.values())
         if alone or self.probing[group]:  # nothing could run beside it, or one is out
             return True
         self.probing[group] += 1  # the first of its group: a worker learns it
@@ -383,7 +385,9 @@ class Dispatch:
         """Run here the held nodes of groups learnt quick meanwhile (the first of a group may
         pay one-off costs, and every ready node was handed over before it was learnt), and
         send the others to the worker processes while fewer than ``QUEUED`` per worker are
-        out."""
+        out (first those queued behind a worker that died)."""
+        while self.again and self._send(*self.again[0]):
+            self.again.popleft()
         for group in list(self.held):
             queue = self.held[group]
             while queue and self.here and self.slow.get(group) is False:
@@ -395,51 +399,58 @@ class Dispatch:
             if not queue:
                 del self.held[group]
 
-    def _send(self, key: str, call: Any, future: concurrent.futures.Future[Any]) -> bool:
-        """Send a node to the worker processes; False when they have enough."""
+    def _send(self, key: str, call: Any, future: Any) -> bool:
+        """Send a node to the least busy worker process; False when they have enough."""
         import cloudpickle
 
         with self.lock:
-            if self.out >= QUEUED * self.pool.workers:
+            executor = min(self.pool.executors, key=lambda e: len(self.out.get(e, ())))
+            queue = self.out.setdefault(executor, deque())
+            if len(queue) >= QUEUED:
                 return False
-            self.out += 1
+            queue.append((key, call, future))
         try:
-            sent = self.pool.executor.submit(_run_blob, cloudpickle.dumps(call))
+            sent = executor.submit(_run_blob, cloudpickle.dumps(call))
         except Exception as e:
             with self.lock:
-                self.out -= 1
+                queue.remove((key, call, future))
             future.set_result([(key, (_lost(key, e), None), False)])
             return True
-        sent.add_done_callback(functools.partial(self._landed, key, future))
+        sent.add_done_callback(functools.partial(self._landed, executor, (key, call, future)))
         return True
 
-    def _landed(
-        self,
-        key: str,
-        future: concurrent.futures.Future[Any],
-        sent: concurrent.futures.Future[Any],
-    ) -> None:
-        """A node came back from a worker process (in the pool's thread)."""
-        with self.lock:
-            self.out -= 1
+    def _landed(self, executor: Any, entry: tuple[str, Any, Any], sent: Any) -> None:
+        """A node came back from a worker process (in its executor's thread)."""
+        key, _, future = entry
         try:
-            future.set_result(sent.result())
-        except BaseException as e:
-            if isinstance(e, concurrent.futures.process.BrokenProcessPool):
-                self._replace_pool()
-            future.set_result([(key, (_lost(key, e), None), False)])
-
-    def _replace_pool(self) -> None:
+            value = sent.result()
+        except concurrent.futures.process.BrokenProcessPool as e:
+            self._died(executor, e)
+            return
+        except BaseException as e:  # the node or its result could not cross: it alone fails
+            value = [(key, (_lost(key, e), None), False)]
         with self.lock:
-            if not self.pool.broken:  # (the first of its nodes to come back says so)
-                self.pool.broken = True
-                self.pool = fresh(self.pool.workers, self.pool.method, self.code)
-                self.spares.append(self.pool)
+            queue = self.out.get(executor)
+            if queue is not None and entry in queue:
+                queue.remove(entry)
+        future.set_result(value)
+
+    def _died(self, executor: Any, error: BaseException) -> None:
+        """The worker process of ``executor`` died: the node it ran fails, the ones queued
+        behind it go to other workers, and a new worker takes its place (once per death:
+        every node it held reports it)."""
+        with self.lock:
+            queue = self.out.pop(executor, None)
+        if not queue:
+            return
+        self.pool.replace(executor)
+        key, _, future = queue.popleft()
+        self.again.extend(queue)  # sent after the failure's report, in the calling thread
+        future.set_result([(key, (_lost(key, error), None), False)])
 
     def close(self) -> None:
-        """Close the pools started during the run (the kept one stays open)."""
-        for pool in self.spares:
-            pool.close()
+        """Nothing of the run is left with the workers (an interrupted run's nodes)."""
+        self.again.clear()
 
 
 class _Ready:
@@ -471,9 +482,9 @@ def _lost(key: str, e: BaseException) -> NodeResult:
     """The result of a node that never came back from a worker process."""
     if isinstance(e, concurrent.futures.process.BrokenProcessPool):
         text = (
-            f"{key}: a worker process of the local scheduler died while this task ran or "
-            "waited on it (killed, out of memory, or os._exit() in a task); the rest of the "
-            "run went on with new worker processes"
+            f"{key}: the worker process of the local scheduler running this task died "
+            "(killed, out of memory, or os._exit() in the task); the rest of the run went on, "
+            "with a new worker in its place"
         )
     else:
         text = f"{key} could not be sent to a worker process: {type(e).__name__}: {e}"

@@ -652,17 +652,6 @@ class TestThreads(GetFunctionContract):
         return "threads"
 
 
-BROKEN_POOL = (
-    "daskflow bug: one worker process that dies fails the tasks running on the other, "
-    "healthy worker processes too. Dispatch sends nodes to a concurrent.futures "
-    "ProcessPoolExecutor, which on any worker's death flags the whole pool broken, fails "
-    "every pending future with BrokenProcessPool and terminates the other workers; "
-    "Dispatch._landed turns each into a failed node (_lost), so a task beside the dead one "
-    "fails (its process killed mid-run), contrary to Dispatch's 'fails the nodes it held "
-    "... the other nodes go on'"
-)
-
-
 class TestProcesses(GetFunctionContract):
     workers = 2
     choice = ("processes", True, 2)
@@ -671,10 +660,6 @@ class TestProcesses(GetFunctionContract):
     @pytest.fixture
     def scheduler(self):
         return "processes"
-
-    @pytest.mark.xfail(strict=True, reason=BROKEN_POOL)
-    def test_a_worker_that_dies_spares_a_task_running_beside_it(self, flow, worker_death):
-        super().test_a_worker_that_dies_spares_a_task_running_beside_it(flow, worker_death)
 
 
 class TestDefault(GetFunctionContract):
@@ -687,10 +672,6 @@ class TestDefault(GetFunctionContract):
 
         monkeypatch.setattr(dask.system, "CPU_COUNT", 2)  # 2 worker processes on any machine
         return None
-
-    @pytest.mark.xfail(strict=True, reason=BROKEN_POOL)
-    def test_a_worker_that_dies_spares_a_task_running_beside_it(self, flow, worker_death):
-        super().test_a_worker_that_dies_spares_a_task_running_beside_it(flow, worker_death)
 
 
 # -- distributed -----------------------------------------------------------------------------
