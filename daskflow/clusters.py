@@ -20,6 +20,7 @@ from typing import Any
 
 from . import settings
 from .errors import ClusterError
+from .runtime import DONE
 
 __all__ = ["get_distributed"]
 
@@ -39,19 +40,21 @@ def get_distributed(
     :class:`~daskflow.errors.ClusterError` saying so, so the run still returns."""
     futures = client.get(_unnamed(dsk), keys, sync=False)
     results: dict[str, Any] = {}
-    finished = []
     lost: BaseException | None = None
     try:
-        for future in _as_done(client, futures):
-            if future.status == "finished":  # its result is fetched with the others below
-                finished.append(future)
-                done(future.key, True)
-            elif future.status == "error":
-                results[future.key] = future.exception()
-            else:  # cancelled: the scheduler went away (or the cluster closed)
-                results[future.key] = lost = lost or _lost(client, future.status)
-        # one batched transfer of the (small) results, not a round trip per task
-        results.update(zip([f.key for f in finished], client.gather(finished), strict=True))
+        for batch in _as_done(client, futures):
+            # the (small) results of what finished since the last look, in one transfer, so
+            # each node is reported as it went: done, or failed in its own node
+            finished = [f for f in batch if f.status == "finished"]
+            for future, value in zip(finished, client.gather(finished), strict=True):
+                results[future.key] = value
+                done(future.key, getattr(value, "state", None) == DONE)
+            for future in batch:
+                if future.status == "error":
+                    results[future.key] = future.exception()
+                    done(future.key, False)
+                elif future.status != "finished":  # cancelled: the scheduler went away
+                    results[future.key] = lost = lost or _lost(client, future.status)
     except Exception as e:  # the connection to the scheduler broke
         lost = _lost(client, f"{type(e).__name__}: {e}")
         lost.__cause__ = e
@@ -66,8 +69,8 @@ POLL = (0.005, 0.25)  # seconds between looks at the futures: the first, and the
 # (unless there are many)
 
 
-def _as_done(client: Any, futures: list[Any]) -> Iterator[Any]:
-    """The futures as they finish, err or are cancelled, found by looking at their states
+def _as_done(client: Any, futures: list[Any]) -> Iterator[list[Any]]:
+    """The futures as they finish, err or are cancelled, a list per look at their states
     every so often, not by ``as_completed``: that runs a coroutine per future on the
     client's event loop (the scheduler's too, on a LocalCluster), which cost 6-8% of a fan
     of 5,000. Between looks it waits for the last future (a task no other one needs, most
@@ -78,12 +81,14 @@ def _as_done(client: Any, futures: list[Any]) -> Iterator[Any]:
     pending = list(futures)
     pause = POLL[0]
     while pending:
-        still = []
+        still, ended = [], []
         for future in pending:
             if future.status in ("pending", "lost"):  # lost: Dask is making it again
                 still.append(future)
             else:
-                yield future
+                ended.append(future)
+        if ended:
+            yield ended
         pending = still
         if pending:
             if client.status in ("closing", "closed"):

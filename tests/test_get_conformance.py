@@ -746,22 +746,3 @@ class TestDistributed(GetFunctionContract):
 
     def death_noticed(self) -> str:
         return "pid"  # a node lost with its worker reaches the caller as an error, not done()
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="daskflow bug: get_distributed calls done(key, True) for every node whose "
-        "future finished, before it gathers the results, so a node that returned a failed or "
-        "upstream_failed NodeResult is reported as a success (the local get-functions report "
-        "result.state == DONE); progress never counts failures on a cluster",
-    )
-    def test_done_says_which_nodes_did_not_succeed(self, flow):
-        super().test_done_says_which_nodes_did_not_succeed(flow)
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="daskflow bug: get_distributed never calls done() for a node whose future "
-        "erred (KilledWorker, and its dependents), so progress does not count the task lost "
-        "with its worker nor what it held up",
-    )
-    def test_done_reports_a_task_lost_with_its_worker(self, flow, worker_death):
-        super().test_done_reports_a_task_lost_with_its_worker(flow, worker_death)
