@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -143,3 +144,31 @@ def s3(s3_server):
     yield bucket
     moto_post(s3_server.endpoint, "/moto-api/reset-auth", b"inf")
     s3fs.S3FileSystem.clear_instance_cache()
+
+
+# -- distributed: a real LocalCluster of worker processes -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """One ``LocalCluster`` of two worker processes (one thread each) per test module, started
+    from a scratch folder, which the workers keep as their working directory. Skips without
+    distributed."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        contextlib.chdir(tmp_path_factory.mktemp("cluster")),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+    ):
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    """A client of :func:`cluster`, not the default one: each test names the cluster it runs
+    on, and no run outside the module can end up on it."""
+    from distributed import Client
+
+    with Client(cluster, set_as_default=False) as client:
+        yield client

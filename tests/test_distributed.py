@@ -48,26 +48,6 @@ from daskflow.tasks import TaskCache, TaskCachePandas, TaskPickle  # noqa: E402
 TESTS_DIR = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    # started from a scratch folder: the worker processes keep it as their working directory
-    with (
-        contextlib.chdir(tmp_path_factory.mktemp("cluster")),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-    ):
-        yield cluster
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    # Not the default client: each test names the cluster it runs on, and no run outside
-    # this module can end up on it.
-    with Client(cluster, set_as_default=False) as client:
-        yield client
-
-
 @pytest.fixture
 def worker_pids(client):
     return set(client.run(os.getpid).values())

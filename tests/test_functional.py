@@ -8,7 +8,6 @@ of the default scheduler can write to it).
 
 from __future__ import annotations
 
-import contextlib
 import doctest
 import functools
 import os
@@ -702,21 +701,6 @@ def test_file_flow_on_local_worker_processes():
     flow.run(scale, multi_params=[{"factor": f} for f in (1, 2, 3)], workers=2)
     assert {k: v["x"].sum() for k, v in flow.outputLoad(scale).items()} == {0: 6, 1: 12, 2: 18}
     assert len(RAN) == 4  # load once, scale three times
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    """One LocalCluster of two worker processes for this module, as tests/test_distributed.py
-    makes its own (not the default client: each test names it)."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        contextlib.chdir(tmp_path_factory.mktemp("cluster")),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
 
 
 def test_functional_api_on_a_local_cluster(client, tmp_path):

@@ -22,7 +22,6 @@ each other at file markers, never for a fixed time; every wait has a timeout.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import uuid
@@ -675,30 +674,6 @@ class TestDefault(GetFunctionContract):
 
 
 # -- distributed -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    pytest.importorskip("distributed")
-    from distributed import LocalCluster
-
-    # started from a scratch folder: the worker processes keep it as their working directory
-    with (
-        contextlib.chdir(tmp_path_factory.mktemp("cluster")),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-    ):
-        yield cluster
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    from distributed import Client
-
-    # not the default client: no run outside this class ends up on the cluster
-    with Client(cluster, set_as_default=False) as client:
-        yield client
 
 
 def _keys_like(part: str, dask_scheduler=None) -> list[str]:
