@@ -262,6 +262,10 @@ QUICK = 0.005
 """Seconds under which a node runs in the calling thread: sending it to a worker process and
 its result back costs more than running it."""
 
+CLEARLY_SLOW = 0.025
+"""Seconds past which the first time seen of a group makes it slow on its own (a first call
+of a quick task may pay one-off costs: more times decide then)."""
+
 QUEUED = 2  # nodes sent to a worker process at a time: the one it runs, and the next
 
 
@@ -375,11 +379,13 @@ class Dispatch:
 
     def _learn(self, key: str, seconds: float) -> None:
         """The low median of the group's last few times: robust to one-off costs (a first
-        call's import, a hiccup)."""
+        call's import, a hiccup, a loaded machine); a single time makes the group slow only
+        past :data:`CLEARLY_SLOW`."""
         group = self.groups.get(key, key)
         recent = self.took.setdefault(group, deque(maxlen=5))
         recent.append(seconds)
-        self.slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= QUICK
+        bound = QUICK if len(recent) > 1 else CLEARLY_SLOW
+        self.slow[group] = sorted(recent)[(len(recent) - 1) // 2] >= bound
 
     def _pump(self) -> None:
         """Run here the held nodes of groups learnt quick meanwhile (the first of a group may
