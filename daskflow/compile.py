@@ -65,6 +65,7 @@ def compile_graph(
     token: str | None = None,
     fresh: Iterable[str] = (),
     commits: Mapping[str, str | None] | None = None,
+    codes: dict[type, Fingerprint] | None = None,
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -76,7 +77,9 @@ def compile_graph(
     ids. The graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs
     did not exist when the run began (their nodes need no commit record on a cluster).
     ``commits``: the commit ids of complete tasks, from their manifests, which the manifests of
-    the tasks that read them record (:class:`daskflow.manifests.Provenance`).
+    the tasks that read them record (:class:`daskflow.manifests.Provenance`). ``codes``: the
+    code fingerprints of the tasks' classes, filled as they are computed (a caller that needs
+    them too passes its own).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -92,7 +95,7 @@ def compile_graph(
     fresh = set(fresh)
     dsk: dict[str, Any] = {}
     classes: dict[type, bytes] = {}
-    codes: dict[type, Fingerprint] = {}
+    codes = {} if codes is None else codes
     for k in keys:
         ups = graph.deps[k]
         given = _given(graph, [d for d in ups if d not in selected], env)

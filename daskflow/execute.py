@@ -30,7 +30,7 @@ from typing import Any
 from . import settings
 from .compile import annotated, compile_graph
 from .errors import CompatibilityWarning, TaskError, WorkflowError
-from .fingerprint import Fingerprint, fingerprint
+from .fingerprint import Fingerprint
 from .graph import Plan, TaskGraph, build, forced_keys, no_cycle_collection, plan
 from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
@@ -73,8 +73,16 @@ def execute(
         try:
             progress.start(chosen.describe())
             env = Environment.here(run_id) if chosen.portable else None
+            codes: dict[type, Fingerprint] = {}
             dsk = compile_graph(
-                graph, keys, env, ship=cluster, token=token, fresh=fresh, commits=commits
+                graph,
+                keys,
+                env,
+                ship=cluster,
+                token=token,
+                fresh=fresh,
+                commits=commits,
+                codes=codes,
             )
             ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
 
@@ -85,7 +93,11 @@ def execute(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 list(dsk),
                 done,
-                **(_local_kwargs(graph, keys) if chosen.name in ("local", "processes") else {}),
+                **(
+                    _local_kwargs(graph, keys, codes)
+                    if chosen.name in ("local", "processes")
+                    else {}
+                ),
             )
         except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
             error = TaskError(f"the {chosen.name} scheduler failed: {type(e).__name__}: {e}")
@@ -107,16 +119,13 @@ def execute(
     return results
 
 
-def _local_kwargs(graph: TaskGraph, keys: list[str]) -> dict[str, Any]:
+def _local_kwargs(
+    graph: TaskGraph, keys: list[str], codes: Mapping[type, Fingerprint]
+) -> dict[str, Any]:
     """What the local get-functions learn from: each node's group (its task's family), and
-    the code fingerprint of each task class (worker processes are reused for the same code:
-    :mod:`daskflow.pool`)."""
-    memo: dict[type, Fingerprint] = {}
-    code = {}
-    for k in keys:
-        cls = type(graph.tasks[k])
-        if cls not in memo:
-            code[f"{cls.__module__}.{cls.__qualname__}"] = fingerprint(cls, memo).key
+    the code fingerprint of each task class (``codes``, as compiling the graph computed
+    them; worker processes are reused for the same code: :mod:`daskflow.pool`)."""
+    code = {f"{cls.__module__}.{cls.__qualname__}": fp.key for cls, fp in codes.items()}
     return {"groups": {k: graph.tasks[k].task_family for k in keys}, "code": code}
 
 

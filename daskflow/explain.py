@@ -26,12 +26,7 @@ from .targets import MemoryTarget
 from .targets.urls import _fs
 from .tasks import Task
 
-__all__ = ["accept", "explain", "garbage", "reasons", "status_of"]
-
-
-def status_of(graph: TaskGraph) -> Plan:
-    """The plan of ``graph`` (its status pass), for :func:`reasons` and :func:`explain`."""
-    return plan(graph)
+__all__ = ["accept", "explain", "garbage", "reasons"]
 
 
 def reasons(
@@ -39,7 +34,7 @@ def reasons(
 ) -> dict[str, str]:
     """``{task_id: why it is pending}`` for every pending task of ``graph`` (``seen``: its
     status pass, if made already)."""
-    seen = seen or status_of(graph)
+    seen = seen or plan(graph)
     complete, exist, verdicts = seen.complete, seen.exist, seen.verdicts
     redo = set(forced)
     why: dict[str, str] = {}
@@ -126,7 +121,7 @@ def accept(graph: TaskGraph, keys: Iterable[str] | None = None) -> list[Task]:
     what its upstream tasks' new manifests say; a task that had a manifest keeps its commit
     id (its outputs did not change), so what reads it stays current."""
     wanted = set(graph.tasks if keys is None else keys)
-    seen = status_of(graph)
+    seen = plan(graph)
     exist, verdicts = seen.exist, seen.verdicts
     commits: dict[str, str | None] = {k: v.commit for k, v in verdicts.items()}
     accepted = []

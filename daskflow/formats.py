@@ -70,24 +70,24 @@ class Format:
         return super().__reduce__()  # type: ignore[return-value]
 
 
-def _open(fs: Any, path: str, mode: str) -> Any:
-    """``fs.open(path, mode)``, or Python's own ``open`` on fsspec's plain local filesystem
-    (whose paths are local paths): fsspec's file wrapper costs more than reading a small
-    output does."""
+def _plain_local(fs: Any, path: str) -> bool:
+    """Whether ``path`` is a plain local path on fsspec's local filesystem, which Python's
+    own ``open`` serves: fsspec's file wrapper costs more than reading a small output does."""
     from fsspec.implementations.local import LocalFileSystem
 
-    if type(fs) is LocalFileSystem and not path.startswith(("file:", "local:")):
-        return open(path, mode)
-    return fs.open(path, mode)
+    return type(fs) is LocalFileSystem and not path.startswith(("file:", "local:"))
+
+
+def _open(fs: Any, path: str, mode: str) -> Any:
+    """``fs.open(path, mode)``, or Python's own ``open`` on a plain local path."""
+    return open(path, mode) if _plain_local(fs, path) else fs.open(path, mode)
 
 
 def _read(fs: Any, path: str) -> bytes:
     """The whole file at ``path``: Python's own ``open`` on a plain local path; elsewhere one
     read from offset 0 (on S3 one ranged GET: opening the file, or reading it without a
     start, first asks for its size with a HEAD)."""
-    from fsspec.implementations.local import LocalFileSystem
-
-    if type(fs) is LocalFileSystem and not path.startswith(("file:", "local:")):
+    if _plain_local(fs, path):
         with open(path, "rb") as f:
             return f.read()
     return bytes(fs.cat_file(path, start=0))

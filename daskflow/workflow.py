@@ -25,8 +25,15 @@ from .execute import RunResult, check_tasks
 from .execute import run as _run
 from .explain import accept as accept_outputs
 from .explain import explain as explain_text
-from .explain import status_of
-from .graph import TaskGraph, build, downstream_of, no_cycle_collection, preview_text, upstream_of
+from .graph import (
+    TaskGraph,
+    build,
+    downstream_of,
+    no_cycle_collection,
+    plan,
+    preview_text,
+    upstream_of,
+)
 from .tasks import Task, TaskData, _confirm, root_of
 from .visualize import Picture
 
@@ -274,7 +281,7 @@ class Workflow:
         with no_cycle_collection():  # one pause for the build, status pass and tree
             graph = build(self._tasks(tasks))
             self._check_params(graph)
-            seen = status_of(graph) if explain else None  # one status pass for both
+            seen = plan(graph) if explain else None  # one status pass for both
             _print_preview(
                 graph, indent, last, show_params, clip_params, seen.complete if seen else None
             )
