@@ -356,10 +356,14 @@ class Flow:
         done: list[tuple[str, bool]] = []
         with chosen.open() as get:
             env = Environment.here(run_id) if chosen.portable else None
-            dsk = compile_graph(graph, keys, env, ship=cluster, token=token, fresh=keys)
+            codes: dict = {}
+            dsk = compile_graph(
+                graph, keys, env, ship=cluster, token=token, fresh=keys, codes=codes
+            )
             ids = dict(zip(dsk, keys, strict=True))
             names = order(list(dsk))
-            kwargs = _local_kwargs(graph, keys) if chosen.name in ("local", "processes") else {}
+            local = chosen.name in ("local", "processes")
+            kwargs = _local_kwargs(graph, keys, codes) if local else {}
             out = get(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 names,
