@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Any
 from . import settings
 from .errors import DaskflowError, UsageError
 from .explain import garbage
-from .graph import TaskGraph, build, downstream_of
+from .graph import TaskGraph, build, downstream_of, plan
 from .targets import MemoryTarget, redact
 from .targets.urls import _fs
 from .tasks import Task, TaskData, flatten
@@ -89,11 +90,13 @@ def _import(name: str) -> Any:
 def parse_params(cls: type[Task], pairs: Sequence[str]) -> dict[str, Any]:
     """``["name=value", ...]`` parsed by the parameters of ``cls`` or of its upstream tasks."""
     raw: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--param expects name=value, got {pair!r}")
-        raw[name.strip().replace("-", "_")] = value
+    for name, value in _pairs(pairs):
+        if name in raw:
+            raise UsageError(
+                f"--param {name} is given twice ({raw[name]!r}, {value!r}); only gc takes "
+                "several values of one parameter"
+            )
+        raw[name] = value
     params: dict[str, Any] = {}
     pending = dict(raw)
     for name, value in raw.items():  # the class's own parameters first
@@ -115,6 +118,29 @@ def parse_params(cls: type[Task], pairs: Sequence[str]) -> dict[str, Any]:
                 )
             params[name] = _parse(owner, name, value)
     return params
+
+
+def _pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param expects name=value, got {pair!r}")
+        out.append((name.strip().replace("-", "_"), value))
+    return out
+
+
+def sweep(pairs: Sequence[str]) -> list[list[str]]:
+    """The ``name=value`` lists of every combination, when a name is given several times.
+
+    >>> sweep(["n=1", "n=2", "m=x"])
+    [['n=1', 'm=x'], ['n=2', 'm=x']]
+    """
+    values: dict[str, list[str]] = {}
+    for name, value in _pairs(pairs):
+        values.setdefault(name, []).append(value)
+    combos = itertools.product(*values.values())
+    return [[f"{n}={v}" for n, v in zip(values, combo, strict=True)] for combo in combos]
 
 
 def _parse(cls: type[Task], name: str, text: str) -> Any:
@@ -184,11 +210,12 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     roots = []
-    for spec in [args.task, *args.more]:
-        args_one = argparse.Namespace(**{**vars(args), "task": spec})
-        roots.append(_flow(args_one).get_task())
+    for spec in [args.task, *args.more]:  # (a parameter given n times: n flows)
+        for params in sweep(args.param):
+            args_one = argparse.Namespace(**{**vars(args), "task": spec, "param": params})
+            roots.append(_flow(args_one).get_task())
     root = os.fspath(settings.dirpath)
-    found = garbage(build(roots), root, settings.storage_options)
+    found = garbage(plan(build(roots)), root, settings.storage_options)
     total = sum(size for _, size in found)
     for path, size in found:
         print(f"{size:>12,}  {path}")
@@ -337,7 +364,11 @@ def make_parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="and why each pending task would run"
     )
     command("accept", "record the outputs that exist as current for the current code")
-    gc = command("gc", "list (and with --yes delete) files under the root no task owns")
+    gc = command(
+        "gc",
+        "list (and with --yes delete) files under the root no task owns; a parameter given "
+        "several times (-p n=1 -p n=2) keeps the outputs of each value",
+    )
     gc.add_argument("more", nargs="*", metavar="MODULE:TaskClass", help="more flows")
     gc_mode = gc.add_mutually_exclusive_group()
     gc_mode.add_argument("--dry-run", action="store_true", help="only list them (the default)")

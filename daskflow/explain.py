@@ -9,7 +9,7 @@ manifests of the tasks it reports, and only those.
 :func:`accept` records the current code and inputs as current for tasks whose outputs are
 right (after a refactor, a renamed variable): it writes their manifests without running them.
 
-:func:`garbage` lists the files under a root that no task of the given graphs owns.
+:func:`garbage` lists the files under a root that no task of a plan owns.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from typing import Any
 from . import manifests
 from .fingerprint import fingerprint, library_versions
 from .graph import Plan, TaskGraph, plan
-from .leases import lease_name
-from .targets import MemoryTarget
+from .owned import owned
 from .targets.urls import _fs
 from .tasks import Task
 
@@ -150,40 +149,18 @@ def accept(graph: TaskGraph, keys: Iterable[str] | None = None) -> list[Task]:
     return accepted
 
 
-def garbage(
-    graph: TaskGraph, root: str, storage_options: Mapping[str, Any]
-) -> list[tuple[str, int]]:
-    """The files under ``root`` that no task of ``graph`` owns, with their sizes: outputs of
-    old parameter values and renamed tasks, stale temporaries and manifests. A task owns its
-    outputs (a dataset's whole folder), its manifests and its lease."""
+def garbage(plan: Plan, root: str, storage_options: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The files under ``root`` that no task of ``plan`` owns (:mod:`daskflow.owned`), with
+    their sizes: outputs of old parameter values and renamed tasks, temporaries that killed
+    writers left, manifests of outputs that are gone. One listing of the root."""
     fs, base = _fs(root, storage_options)
-    exact: set[str] = set()
-    folders: list[str] = []
-    heads: set[tuple[str, str]] = set()
-    for task in graph.tasks.values():
-        for t in task.output_targets():
-            if isinstance(t, MemoryTarget):
-                continue
-            path = t._open()[1].rstrip("/")
-            if t.probe_path()[1] != path:  # a dataset: everything inside is its
-                folders.append(path + "/")
-            exact.add(path)
-            parent = path.rsplit("/", 1)[0]
-            exact.add(f"{parent}/{lease_name(task.task_id)}")  # its lease, while it runs
-            heads.add((manifests._beside(parent), manifests.head(task.task_id) + "."))
     try:
-        found = fs.find(base, detail=True)
+        found = {str(p).rstrip("/"): info for p, info in fs.find(base, detail=True).items()}
     except FileNotFoundError:
         return []
-    out = []
-    for path, info in sorted(found.items()):
-        path = str(path).rstrip("/")
-        if path in exact or path.startswith(tuple(folders)):
-            continue
-        parent, _, name = path.rpartition("/")
-        if name.endswith(manifests.SUFFIX) and any(
-            parent == p and name.startswith(h) for p, h in heads
-        ):
-            continue
-        out.append((path, int(info.get("size") or 0)))
-    return out
+    mine = owned(plan.files.values(), found, fs, storage_options)
+    return [
+        (path, int(info.get("size") or 0))
+        for path, info in sorted(found.items())
+        if path not in mine
+    ]

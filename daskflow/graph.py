@@ -17,6 +17,7 @@ their tasks, and their upstream ids. They never import dask.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 
 from . import manifests, settings
 from .errors import DaskflowError, DependencyCycleError, StorageError, TaskDefinitionError, masked
+from .owned import Files, files_of
 from .targets import Target, exists_many, redact
 from .targets.bulk import listings
 from .tasks import Task
@@ -412,6 +414,13 @@ class Plan:
     def fresh(self) -> frozenset[str]:
         """The tasks to run whose outputs did not exist when the plan was made."""
         return frozenset(k for k in self.keys if not self.exist.get(k, False))
+
+    @functools.cached_property
+    def files(self) -> Mapping[str, Files]:
+        """``{task_id: the files it owns}``: outputs, side files, lease, manifests and
+        temporaries (:mod:`daskflow.owned`; those of the tasks it yielded are in its
+        manifest, which :func:`daskflow.owned.owned` reads)."""
+        return MappingProxyType({k: files_of(t) for k, t in self.graph.tasks.items()})
 
     @property
     def commits(self) -> dict[str, str | None]:

@@ -30,7 +30,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
@@ -122,6 +122,18 @@ def _beside(folder: str) -> str:
     return f"{parent}/{FOLDER}/{name}"
 
 
+def outputs_folder(folder: str) -> str:
+    """The output folder whose manifests are in ``folder`` (undoes :func:`_beside`).
+
+    >>> outputs_folder("bucket/data/.manifests/Task"), outputs_folder(".manifests/T")
+    ('bucket/data/Task', 'T')
+    """
+    parent, sep, name = folder.rpartition(f"{FOLDER}/")
+    if not sep:
+        return folder
+    return f"{parent}{name}"
+
+
 def where(target: Target) -> tuple[Any, str]:
     """The filesystem and folder of the manifests of the task whose first stored output is
     ``target`` (see :func:`_beside`)."""
@@ -161,6 +173,9 @@ class Manifest:
     pid: int
     dask_key: str | None
     libraries: dict[str, str]
+    dynamic: dict[str, list[str]] = field(default_factory=dict)
+    """The tasks ``run()`` yielded (its dynamic dependencies): ``{task_id: [its files]}``,
+    in the form :func:`owned_entries` gives, relative to the root (see :func:`relative`)."""
 
     @property
     def seconds(self) -> float:
@@ -180,13 +195,15 @@ def write(
     clean: bool = True,
     commit: str | None = None,
     place: Any = None,
+    dynamic: Mapping[str, list[str]] | None = None,
 ) -> Stamp:
     """Write the manifest of ``task``'s commit beside ``target``; the stamp of the new one.
     With ``clean`` (the outputs existed before: a rerun), remove its earlier manifests (one
     listing); a task whose outputs were missing has none, unless somebody deleted them by
     hand, and then the status pass sees two and counts the task as pending. ``place(path,
     bytes)``, if given, may put the file there itself (the task's lease, renamed: see
-    :meth:`daskflow.leases.Lease.publish`) and says whether it did."""
+    :meth:`daskflow.leases.Lease.publish`) and says whether it did. ``dynamic``: the files of
+    the tasks ``run()`` yielded, by task id (:attr:`Manifest.dynamic`)."""
     commit = commit or uuid.uuid4().hex[:16]
     inputs = inputs_key(upstream, files)
     manifest = Manifest(
@@ -207,6 +224,9 @@ def write(
         pid=os.getpid(),
         dask_key=dask_key,
         libraries=dict(libraries or {}),
+        dynamic={
+            k: [relative(u, target.folder) for u in urls] for k, urls in (dynamic or {}).items()
+        },
     )
     name = manifest_name(task.task_id, code.key, inputs, commit)
     fs, folder = where(target)
@@ -221,6 +241,32 @@ def write(
         if other != name:
             fs.rm_file(f"{folder}/{other}")
     return Stamp(code.key, inputs, commit, name)
+
+
+def relative(url: str, folder: str) -> str:
+    """``url`` as a manifest beside outputs in ``folder`` records it: ``./rest`` when it lies
+    under ``folder``'s parent (the root, usually; so a root copied elsewhere keeps it), else
+    as it is.
+
+    >>> relative("s3://b/data/Dyn/x.pkl", "s3://b/data/Task"), relative("/o/x", "/d/T")
+    ('./Dyn/x.pkl', '/o/x')
+    """
+    parent = folder.rstrip("/").rpartition("/")[0]
+    if parent and url.startswith(parent + "/"):
+        return "./" + url[len(parent) + 1 :]
+    return url
+
+
+def resolved(entry: str, folder: str) -> str:
+    """The URL (or path) a recorded ``entry`` names, for a manifest beside ``folder`` (a URL,
+    or a path of the same filesystem: the result is the same kind).
+
+    >>> resolved("./Dyn/x.pkl", "bucket/data/Task"), resolved("/o/x", "/d/T")
+    ('bucket/data/Dyn/x.pkl', '/o/x')
+    """
+    if entry.startswith("./"):
+        return folder.rstrip("/").rpartition("/")[0] + "/" + entry[2:]
+    return entry
 
 
 def _create_local(folder: str, name: str, raw: bytes) -> None:

@@ -50,6 +50,7 @@ from .context import base_dir, run_inputs
 from .errors import CompatibilityWarning, TaskError
 from .fingerprint import fingerprint, library_versions
 from .graph import build, to_run
+from .owned import entries
 from .shipping import Shipped, Unsendable
 from .targets import MemoryTarget, Target, data, protocol, redact, resolve, staging
 from .targets.leftovers import sweep_system_temp
@@ -358,9 +359,11 @@ def _manifest(
     env: Environment | None,
     started: float,
     place: Callable[[str, bytes], bool] | None = None,
+    yielded: list[Task] | None = None,
 ) -> str:
     """Write the manifest of the task's commit (by turning its lease into it, where
-    ``place`` can); its commit id ("" if it stores nothing)."""
+    ``place`` can), recording the files of the tasks its ``run()`` ``yielded``; its commit id
+    ("" if it stores nothing)."""
     home = manifests.folder_of(own)
     if home is None:
         return ""
@@ -377,6 +380,7 @@ def _manifest(
         libraries=library_versions(),
         clean=prov.clean,
         place=place,
+        dynamic={t.task_id: entries(t) for t in yielded or ()},
     )
     return stamp.commit
 
@@ -402,10 +406,10 @@ def _run_leased(
     lease: leases.Lease | None,
     away: Environment | None,
     start: float,
-    record: Callable[[], str],
+    record: Callable[[list[Task]], str],
 ) -> NodeResult:
-    """Run the task, with its retries, holding ``lease``; ``record()`` writes its manifest
-    once its outputs are committed."""
+    """Run the task, with its retries, holding ``lease``; ``record(yielded)`` writes its
+    manifest once its outputs are committed."""
     key = task.task_id
     attempts = 0
     notes: list[str] = []
@@ -414,8 +418,8 @@ def _run_leased(
         while True:
             attempts += 1
             try:
-                notes = _attempt(task, lease, plan.own)
-                commit = record() if not notes else ""  # last: it marks the commit complete
+                notes, yielded = _attempt(task, lease, plan.own)
+                commit = record(yielded) if not notes else ""  # last: it marks the commit complete
                 log.record()
                 break
             except Exception as e:
@@ -446,8 +450,11 @@ def _run_leased(
     )
 
 
-def _attempt(task: Task, lease: leases.Lease | None, targets: list[Target]) -> list[str]:
-    """Run the task once; commit its saves only if it finishes with all outputs saved.
+def _attempt(
+    task: Task, lease: leases.Lease | None, targets: list[Target]
+) -> tuple[list[str], list[Task]]:
+    """Run the task once; commit its saves only if it finishes with all outputs saved. The
+    notes on what it left unsaved, and the tasks its ``run()`` yielded.
 
     A ``run()`` that leaves outputs unsaved is allowed, as in d6tflow and luigi (a last
     task that only checks or plots): the task ends incomplete (an output left from an earlier
@@ -462,14 +469,14 @@ def _attempt(task: Task, lease: leases.Lease | None, targets: list[Target]) -> l
         if not os.path.isdir(folder or "."):  # for run() code that writes there itself
             os.makedirs(folder or ".", exist_ok=True)
     with staging() as saved:
-        _execute(task)
+        yielded = _execute(task)
         unsaved = [t for t in targets if t.url not in saved]
         missing = [t for t in unsaved if not _written(t, before[t.url])]
         if lease is not None:  # commits happen only under the lease
             lease.confirm()
         if not missing:
             saved.commit()
-            return []
+            return [], yielded
         names = ", ".join(redact(t.url) for t in missing)
         if settings.current("strict"):
             raise TaskError(
@@ -485,11 +492,11 @@ def _attempt(task: Task, lease: leases.Lease | None, targets: list[Target]) -> l
             return [
                 f"{task!r}.run() saved only some of its outputs; it did not save {names}. "
                 "None of its outputs was kept: the task is incomplete"
-            ]
+            ], yielded
         return [
             f"{task!r}.run() finished without saving {names}; the task stays incomplete "
             "(call self.save(...) in run() to make it complete)"
-        ]
+        ], yielded
 
 
 def _stamp(target: Any) -> Any:
@@ -532,25 +539,29 @@ def _portable_error(e: BaseException) -> BaseException:
     return e
 
 
-def _execute(task: Task) -> None:
+def _execute(task: Task) -> list[Task]:
+    """Run the task's ``run()``; the tasks it yielded (run here, first)."""
     if task.aggregates:  # what it yields ran as its upstream nodes
-        return
+        return []
     logger.info("running %r", task)
     result = task.run()
     if inspect.isgenerator(result):
-        _drive(task, result)
+        return _drive(task, result)
+    return []
 
 
-def _drive(task: Task, gen: Any) -> None:
-    """Run the tasks a generator ``run()`` yields, sending their outputs back in."""
+def _drive(task: Task, gen: Any) -> list[Task]:
+    """Run the tasks a generator ``run()`` yields, sending their outputs back in; them."""
+    yielded: list[Task] = []
     try:
         needed = next(gen)
         while True:
             handed = _map_structure(task._hand_down, needed)
+            yielded.extend(flatten(handed))
             run_nested(flatten(handed))
             needed = gen.send(_map_structure(lambda t: t.output(), handed))
     except StopIteration:
-        return
+        return yielded
 
 
 def run_nested(tasks: list[Task]) -> None:

@@ -40,6 +40,7 @@ LAYERS = [
     "tasks",
     "fingerprint",
     "manifests",
+    "owned",
     "graph",
     "shipping",
     "explain",

@@ -23,7 +23,7 @@ from helpers import is_manifest
 import daskflow
 from daskflow import fingerprint, settings
 from daskflow.explain import reasons
-from daskflow.graph import build
+from daskflow.graph import build, plan
 from daskflow.tasks import TaskPickle
 
 HELPERS = """
@@ -312,7 +312,7 @@ def test_gc_keeps_the_lease_of_a_task_with_a_long_id(tmp_path):
     lease.write_text("{}")  # as while a run holds it
     stale = tmp_path / "LongId" / "old-data.pkl"
     stale.write_bytes(b"x")
-    assert [p for p, _ in garbage(build([task]), str(tmp_path), {})] == [str(stale)]
+    assert [p for p, _ in garbage(plan(build([task])), str(tmp_path), {})] == [str(stale)]
 
 
 def test_fingerprint_costs_little_per_task():

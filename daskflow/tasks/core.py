@@ -282,6 +282,11 @@ class Task:
         outputs are the tasks' it yields)."""
         return self.output_targets()
 
+    def side_targets(self) -> list[Target]:
+        """The other files this task writes beside its outputs (``metaSave``'s), which it
+        owns as it owns its outputs (:mod:`daskflow.owned`)."""
+        return []
+
     def output_folder(self) -> str | None:
         """The one folder (or URL) where this task's stored outputs go, when its class puts
         them in one (:class:`~daskflow.tasks.TaskData`); else None."""

@@ -185,6 +185,9 @@ class TaskData(Task):
         url = f"{self._folder()}/{self._file_name('meta', 'pickle')}"
         return Target(url, "pickle", self._storage_options())
 
+    def side_targets(self) -> list[Target]:
+        return [self._meta_target()]
+
     # -- saving and loading -----------------------------------------------------------------
 
     def save(self, data: Any, **kwargs: Any) -> None:
