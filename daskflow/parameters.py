@@ -101,6 +101,8 @@ class Parameter(Generic[T]):
     """
 
     expected: str = "a value"
+    always_exact: ClassVar[bool] = False
+    """Whether every value's text names it exactly (:meth:`exact`): the typed kinds."""
     _counter: ClassVar[int] = 0
 
     def __init__(
@@ -170,6 +172,23 @@ class Parameter(Generic[T]):
             return "" if self.optional else "None"
         return self.serialize(value)
 
+    def exact(self, value: Any, text: str) -> bool:
+        """Whether ``text`` (:meth:`serialize_value` of ``value``: what the task id is made
+        of) names ``value`` and no other value this parameter holds: it parses back to a
+        value of the same types (``5`` given to a plain parameter does not: its text
+        ``'5'`` names the string). Then the task id is luigi's exactly; otherwise the id also
+        hashes :func:`typed`, so two values ``run()`` can tell apart never share it. The
+        typed kinds normalize every value to their own type and always are exact."""
+        if value is None or self.always_exact:
+            return True
+        if type(self).parse is Parameter.parse and type(self)._normalize is Parameter._normalize:
+            return type(value) is str and not (self.optional and value in ("", "None"))
+        try:
+            back = self.parse_text(text)
+        except Exception:  # a parse of the user's own that cannot read its own text
+            return False
+        return typed(back) == typed(value)
+
     def normalize_default(self, value: Any) -> T:
         """What luigi makes of a class default that :meth:`normalize` rejects.
 
@@ -192,6 +211,34 @@ class Parameter(Generic[T]):
             raise ParameterError(f"expected {self.expected}, got {text!r}: {e}") from e
 
 
+def typed(value: Any) -> str:
+    """A text of ``value`` that tells types apart (``1``, ``'1'``, ``True``, ``{1: 'a'}``,
+    ``{'1': 'a'}``), the same in every process: what a task id hashes for a value that its
+    parameter's text does not name exactly (:meth:`Parameter.exact`).
+
+    >>> typed({1: "one"}), typed({"1": "one"}), typed(True), typed((1, "1"))
+    ('{int:1:"one"}', '{"1":"one"}', 'bool:True', '[int:1,"1"]')
+    """
+    if isinstance(value, str):
+        return json.dumps(value)
+    kind = type(value)
+    if kind.__module__ == "numpy" and hasattr(value, "tolist"):  # as JSON writes it
+        return typed(value.tolist())
+    if value is None or kind in (bool, int, float):
+        return f"{kind.__name__}:{value!r}"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(sorted(f"{typed(k)}:{typed(v)}" for k, v in value.items())) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(typed(v) for v in value) + "]"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(typed(v) for v in value)) + "}s"
+    try:
+        text = _exact_text(value)
+    except TypeError:
+        text = str(value)
+    return f"{kind.__module__}.{kind.__qualname__}:{text}"
+
+
 class OptionalParameter(Parameter[T]):
     """d6tflow's name for a string parameter that may be ``None``."""
 
@@ -204,6 +251,7 @@ class IntParameter(Parameter[int]):
     """An integer; strings are parsed with ``int``."""
 
     expected = "an integer"
+    always_exact = True  # (normalized to this kind's own type)
 
     def parse(self, text: str) -> int:
         return int(text)
@@ -222,6 +270,7 @@ class FloatParameter(Parameter[float]):
     """A float; integers are accepted and become floats."""
 
     expected = "a number"
+    always_exact = True  # (normalized to this kind's own type)
 
     def parse(self, text: str) -> float:
         return float(text)
@@ -240,6 +289,7 @@ class BoolParameter(Parameter[bool]):
     """``True``/``False``; the strings ``true``/``false`` (any case) parse. Defaults to False."""
 
     expected = "a bool (True/False)"
+    always_exact = True  # (normalized to this kind's own type)
 
     def __init__(self, default: Any = False, **kwargs: Any) -> None:
         super().__init__(default, **kwargs)
@@ -270,6 +320,7 @@ class BoolParameter(Parameter[bool]):
 
 class _DateLike(Parameter[T]):
     fmt: ClassVar[str]
+    always_exact = True  # (normalized to this kind's own type)
 
     def parse(self, text: str) -> T:
         return self._round(dt.datetime.strptime(text, self.fmt))
@@ -487,8 +538,26 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON reads ``value``'s text back as ``value`` (frozen): string keys, and
+    leaves JSON has a type for (numpy's, which it writes as lists and numbers, count)."""
+    if type(value) in _JSON_LEAVES:
+        return True
+    if isinstance(value, Mapping):
+        return all(type(k) is str and _json_exact(v) for k, v in value.items())
+    if isinstance(value, tuple):
+        return all(_json_exact(v) for v in value)
+    return type(value).__module__ == "numpy"
+
+
 class _JsonParameter(Parameter[T]):
     container: ClassVar[tuple[type, ...]]
+
+    def exact(self, value: Any, text: str) -> bool:
+        return value is None or _json_exact(value)
 
     def parse(self, text: str) -> T:
         return freeze(json.loads(text))  # type: ignore[no-any-return]
@@ -543,6 +612,8 @@ class DictParameter(_JsonParameter[FrozenDict]):
 class EnumParameter(Parameter[enum.Enum]):
     """A member of ``enum``; strings are member names."""
 
+    always_exact = True  # (normalized to this kind's own type)
+
     def __init__(self, *args: Any, enum: type[enum.Enum], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._enum = enum
@@ -565,6 +636,8 @@ class EnumParameter(Parameter[enum.Enum]):
 class ChoiceParameter(Parameter[Any]):
     """One of ``choices``; strings are converted with ``var_type`` first."""
 
+    always_exact = True  # (normalized to this kind's own type)
+
     def __init__(self, *args: Any, choices: Iterable[Any], var_type: type = str, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._choices = tuple(choices)
@@ -585,6 +658,8 @@ class ChoiceParameter(Parameter[Any]):
 class NumericalParameter(Parameter[Any]):
     """A number of ``var_type`` with ``left_op(min_value, x)`` and ``right_op(x, max_value)``
     (by default ``min_value <= x < max_value``)."""
+
+    always_exact = True  # (normalized to this kind's own type)
 
     def __init__(
         self,
@@ -635,6 +710,7 @@ class TaskParameter(Parameter[type]):
     ``package.module:Class``."""
 
     expected = "a task class"
+    always_exact = True  # (normalized to this kind's own type)
 
     def parse(self, text: str) -> type:
         module, _, name = text.replace(":", ".").rpartition(".")

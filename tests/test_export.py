@@ -251,6 +251,7 @@ class TaskKinds(d6tflow.tasks.TaskPickle):
     raw = d6tflow.Parameter(default=d6tflow.parameters.FrozenDict({"z": 1}))
 
 
+@pytest.mark.filterwarnings("ignore:.*text also names:daskflow.errors.CompatibilityWarning")
 def test_parameters_of_many_kinds_read_back_equal(tmp_path):
     values = {"n": 3, "x": 2.5, "day": "2021-12-31", "color": "red", "opts": {"q": [1, {"r": 2}]}}
     task = TaskKinds(**values)
@@ -295,6 +296,7 @@ def test_luigi_parameters_are_written_as_daskflow_kinds():
     assert "    f = daskflow.ChoiceParameter(default='a', choices=('a', 'b'))\n" in text
 
 
+@pytest.mark.filterwarnings("ignore:.*text also names:daskflow.errors.CompatibilityWarning")
 def test_a_value_without_a_spelling_names_the_task_and_parameter():
     class TaskOdd(d6tflow.tasks.TaskPickle):
         thing = d6tflow.Parameter(default=object())

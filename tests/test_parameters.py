@@ -20,7 +20,7 @@ import pytest
 import daskflow as d6tflow
 from daskflow import date_interval, parameters
 from daskflow.date_interval import Custom, Date, DateInterval, Month, Week, Year
-from daskflow.errors import MissingParameterError, ParameterError
+from daskflow.errors import CompatibilityWarning, MissingParameterError, ParameterError
 from daskflow.parameters import FrozenDict, freeze
 
 D = dt.date
@@ -485,7 +485,10 @@ def test_optional_in_task_id():
     t = TaskOpt()
     assert t.o is None and t.n is None
     assert t.to_str_params(only_significant=True) == {"o": "", "n": ""}
-    assert TaskOpt(o="").task_id == t.task_id  # d6tflow: None and '' give the same id
+    with pytest.warns(CompatibilityWarning, match="TaskOpt parameter 'o'"):
+        empty = TaskOpt(o="")  # d6tflow gave None and '' one id; run() tells them apart
+    assert empty.to_str_params(only_significant=True) == t.to_str_params(only_significant=True)
+    assert empty.task_id != t.task_id and empty.o == ""
     assert TaskOpt(n=3).n == 3 and TaskOpt(n=3).task_id != t.task_id
 
 
@@ -801,8 +804,86 @@ def test_a_value_without_an_exact_text_is_refused_naming_the_task_and_parameter(
         TaskWithConfig(cfg={"o": object()})  # its text would be its memory address
 
 
-def test_dates_in_a_dict_keep_the_ids_they_had():
+def test_a_date_in_a_dict_reads_as_its_text_but_is_not_the_text():
     import datetime
 
-    task = TaskWithConfig(cfg={"day": datetime.date(2020, 1, 2)})
+    with pytest.warns(CompatibilityWarning, match="TaskWithConfig parameter 'cfg'"):
+        task = TaskWithConfig(cfg={"day": datetime.date(2020, 1, 2)})
+    text = TaskWithConfig(cfg={"day": "2020-01-02"})
     assert '"day": "2020-01-02"' in task.to_str_params()["cfg"]
+    assert task.to_str_params() == text.to_str_params() and task.task_id != text.task_id
+
+
+class TaskAny(d6tflow.tasks.TaskPickle):
+    p = d6tflow.Parameter()
+
+
+class TaskMaybe(d6tflow.tasks.TaskPickle):
+    p = d6tflow.OptionalParameter()
+
+
+class TaskSpan(d6tflow.tasks.TaskPickle):
+    p = d6tflow.TimeDeltaParameter()
+
+
+def _make(cls, value):
+    return cls(cfg=value) if cls is TaskWithConfig else cls(p=value)
+
+
+TWINS = [  # values run() tells apart whose texts are the same (d6tflow gave them one id)
+    (TaskAny, 5, "5"),
+    (TaskAny, 5.0, "5.0"),
+    (TaskAny, True, "True"),
+    (TaskAny, dt.date(2020, 1, 2), "2020-01-02"),
+    (TaskAny, dt.timedelta(days=1), "1 day, 0:00:00"),
+    (TaskAny, __import__("decimal").Decimal("1.10"), "1.10"),
+    (TaskAny, [1, 2], "[1, 2]"),
+    (TaskMaybe, None, ""),
+    (TaskWithConfig, {1: "one"}, {"1": "one"}),
+    (TaskWithConfig, {"a": {2: "b"}}, {"a": {"2": "b"}}),
+    (TaskWithConfig, {"a": dt.date(2020, 1, 2)}, {"a": "2020-01-02"}),
+    (TaskSpan, dt.timedelta(seconds=1.5), dt.timedelta(seconds=1)),
+]
+
+
+@pytest.mark.parametrize(("cls", "value", "twin"), TWINS, ids=lambda v: repr(v)[:30])
+def test_values_that_run_tells_apart_never_share_an_id(cls, value, twin):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompatibilityWarning)
+        one, other = _make(cls, value), _make(cls, twin)
+    assert one.to_str_params() == other.to_str_params()  # the same text, as d6tflow's
+    assert one.task_id != other.task_id
+
+
+EXACT = [  # values whose text names only them: luigi's id, byte for byte (no warning)
+    (TaskAny, "5"),
+    (TaskAny, "True"),
+    (TaskMaybe, None),
+    (TaskMaybe, "x"),
+    (TaskWithConfig, {"a": [1, 2.5, None, True], "b": {"c": "d"}}),
+    (TaskWithConfig, {"w": np.arange(3), "x": np.int64(3)}),
+    (TaskSpan, dt.timedelta(days=1, seconds=3)),
+]
+
+
+@pytest.mark.parametrize(("cls", "value"), EXACT, ids=lambda v: repr(v)[:30])
+def test_values_their_text_names_exactly_keep_luigis_id(cls, value):
+    from daskflow.tasks import task_id_str
+
+    task = _make(cls, value)
+    assert task.task_id == task_id_str(task.task_family, task.to_str_params(True, True))
+
+
+def test_an_int_given_to_a_plain_parameter_says_how_to_keep_d6tflows_id():
+    class TaskN(d6tflow.tasks.TaskPickle):
+        n = d6tflow.Parameter()
+
+    class TaskTyped(d6tflow.tasks.TaskPickle):
+        n = d6tflow.IntParameter()
+
+    with pytest.warns(CompatibilityWarning, match=r"TaskN parameter 'n'.*IntParameter"):
+        TaskN(n=5)
+    # IntParameter(5) hashes {"n": "5"}, as d6tflow hashed Parameter(5): the same digest
+    assert TaskTyped(n=5).task_id.split("_")[-1] == TaskN(n="5").task_id.split("_")[-1]

@@ -2,14 +2,19 @@
 (tests/d6tflow_vectors/vectors.json).
 
 daskflow must give the same ``task_id``, ``to_str_params``, repr and output paths as d6tflow,
-except for five deliberate differences, each tested below as daskflow's own behaviour:
+except for six deliberate differences, each tested below as daskflow's own behaviour:
 
 1. DictParameter serializes with sorted keys (d6tflow kept insertion order), so dicts that
    compare equal are the same task;
 2. an int given to FloatParameter becomes a float (``1`` -> ``'1.0'``);
 3. a class name containing ``_`` keeps its own folder (d6tflow cut the name at the first ``_``);
 4. ``task_group`` gives ``{root}/group=g1/...`` under the root (d6tflow: ``/group=g1/...``);
-5. the meta file is always ``{task_id}-meta.pickle`` (d6tflow: ``-meta.csv.pickle`` for csv.gz).
+5. the meta file is always ``{task_id}-meta.pickle`` (d6tflow: ``-meta.csv.pickle`` for csv.gz);
+6. a value whose text also names another value of its parameter (``1`` given to a plain
+   ``Parameter``, whose text ``'1'`` names the string ``'1'``; ``''`` given to an optional one;
+   ``{1: 'a'}``; a timedelta with microseconds) hashes its types too, so values ``run()`` can
+   tell apart never share an id (d6tflow gave them one, and the second loaded the first's
+   output).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pytest
 from helpers import is_manifest
 
 import daskflow as d6tflow
-from daskflow import date_interval, settings
+from daskflow import date_interval, parameters, settings
 from daskflow.targets import MemoryTarget
 
 VECTORS = json.loads((Path(__file__).parent / "d6tflow_vectors" / "vectors.json").read_text())
@@ -114,15 +119,26 @@ def case_id(case):
 
 
 def make(case):
-    return CLASSES[case["class"]](**{k: untag(v) for k, v in case["params"].items()})
+    import warnings
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        task = CLASSES[case["class"]](**{k: untag(v) for k, v in case["params"].items()})
+    kinds = _kinds(case)
+    hashed = [k for k, v in case["params"].items() if _inexact(kinds[k], untag(v))]
+    assert [str(w.message).split(" (")[0] for w in said] == [
+        f"{case['task_family']} parameter {k!r}" for k in hashed
+    ], "difference 6 warns once for each value hashed with its types, and nothing else does"
+    return task
 
 
 # -- an independent oracle for luigi's task id ---------------------------------------------------
 
 
-def luigi_task_id(family, str_params):
-    """luigi.task.task_id_str with d6tflow's settings (20 params, 64 chars, 10 hash chars)."""
-    canonical = json.dumps(str_params, separators=(",", ":"), sort_keys=True)
+def luigi_task_id(family, str_params, hashed=None):
+    """luigi.task.task_id_str with d6tflow's settings (20 params, 64 chars, 10 hash chars);
+    ``hashed``: the texts the digest is made of, where they differ (difference 6)."""
+    canonical = json.dumps(hashed or str_params, separators=(",", ":"), sort_keys=True)
     digest = hashlib.md5(canonical.encode("utf-8")).hexdigest()
     summary = "_".join(str_params[p][:64] for p in sorted(str_params)[:20])
     summary = re.sub(r"[^A-Za-z0-9_]", "_", summary)
@@ -154,13 +170,42 @@ def _canonical(name, value, kinds, case):
     return value
 
 
+def _inexact(kind, value):
+    """Difference 6: whether the text d6tflow hashed for ``value`` also names another value
+    of its parameter (``1`` on a plain parameter: the string ``'1'``; ``''`` on an optional
+    one: None; a dict key that JSON turns into a string; a timedelta's microseconds, which
+    luigi's text drops)."""
+    if kind == "Parameter":
+        return value is not None and not isinstance(value, str)
+    if kind == "OptionalParameter":
+        return value in ("", "None")
+    if kind in JSON_KINDS:
+        return _has_key_not_str(value)
+    if kind == "TimeDeltaParameter":
+        return value.microseconds != 0
+    return False
+
+
+def _has_key_not_str(value):
+    if isinstance(value, dict):
+        return any(not isinstance(k, str) or _has_key_not_str(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_key_not_str(v) for v in value)
+    return False
+
+
 def expected(case):
-    """d6tflow's record with the five deliberate differences applied."""
+    """d6tflow's record with the six deliberate differences applied."""
     kinds = _kinds(case)
     sig = [[k, _canonical(k, v, kinds, case)] for k, v in case["to_str_params_significant"]]
     every = [[k, _canonical(k, v, kinds, case)] for k, v in case["to_str_params_all"]]
     public = {k: _canonical(k, v, kinds, case) for k, v in json.loads(case["hash_input"]).items()}
-    task_id = luigi_task_id(case["task_family"], public)
+    hashed = dict(public)
+    for name, value in ((k, untag(v)) for k, v in case["params"].items()):
+        if name in hashed and _inexact(kinds[name], value):
+            frozen = parameters.freeze(value) if kinds[name] in JSON_KINDS else value
+            hashed[name] = f"{public[name]}\x1f{parameters.typed(frozen)}"
+    task_id = luigi_task_id(case["task_family"], public, hashed)
     changed = task_id != case["task_id"]
     if changed:
         text = ", ".join(f"{k}={v}" for k, v in sig)

@@ -19,7 +19,7 @@ from ..errors import (
     TaskDefinitionError,
     TaskIncompleteError,
 )
-from ..parameters import PRIVATE, Parameter, adopt
+from ..parameters import PRIVATE, Parameter, adopt, typed
 from ..targets import Target, exists_many
 from ..targets.leftovers import remove_temporaries
 from .ids import task_id_str
@@ -147,9 +147,17 @@ class Task:
                 raise ParameterError(f"{cls.task_family} parameter {name!r}: {e}") from None
         self.__dict__.update(values)
         self.param_kwargs: dict[str, Any] = values
-        self.task_id: str = task_id_str(
-            cls.task_family, {n: p.serialize_value(values[n]) for n, p in cls._id_params}
-        )
+        texts: dict[str, str] = {}
+        hashed: dict[str, str] = {}
+        for name, param in cls._id_params:
+            value = values[name]
+            texts[name] = text = param.serialize_value(value)
+            if not param.always_exact and not param.exact(
+                value, text
+            ):  # (its text names another value too)
+                hashed[name] = f"{text}\x1f{typed(value)}"
+                _warn_inexact(cls, name, param)
+        self.task_id: str = task_id_str(cls.task_family, texts, hashed)
         if path is not None:
             self.path = path
         if flows is not None:
@@ -418,6 +426,20 @@ def _default_value(cls: type[Task], name: str, param: Parameter[Any]) -> Any:
 
 
 _warned_defaults: set[tuple[str, str, str]] = set()
+
+
+def _warn_inexact(cls: type[Task], name: str, param: Parameter[Any]) -> None:
+    """Say once per parameter (the warning's text names no value) why its task ids differ
+    from d6tflow's."""
+    warnings.warn(
+        f"{cls.task_family} parameter {name!r} ({type(param).__name__}) got a value whose "
+        "text also names another value (5 and '5', True and 'True', {1: 'a'} and {'1': 'a'}); "
+        "its task id also hashes the value's type, so it differs from the id d6tflow gave and "
+        "outputs d6tflow wrote for it are not found. Declare the parameter with its type "
+        "(IntParameter, BoolParameter, ...) or pass the text to keep d6tflow's id",
+        CompatibilityWarning,
+        stacklevel=4,
+    )
 
 
 def _collect_params(cls: type[Task]) -> None:
