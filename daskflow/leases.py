@@ -1,30 +1,33 @@
 """One writer per task at a time: a lease object beside the task's outputs.
 
 Before a run executes a task with stored outputs, it takes the task's lease: it creates
-``.{task_id}.lease`` in the folder of the task's first output, exclusively (``O_EXCL`` on a
-local disk, a put with ``If-None-Match: *`` on S3), holding who holds it (run, host, pid)
-and until when. While the task runs, one thread per process renews the expiry of every lease
-the process holds. The task's outputs are committed only while the lease is still held, and
-the lease is deleted after. So:
+``.{task_id}.lease`` in the folder of the task's first output, exclusively (a file written,
+locked and then linked into place on a local disk; a put with ``If-None-Match: *`` on S3),
+holding who holds it (run, host, pid) and until when. While the task runs, one thread per
+process renews the expiry of every lease the process holds. The task's outputs are
+committed only while the lease is still held, and the lease is deleted after (or turned into
+the task's manifest). So:
 
 - two runs of one flow on one root, on one machine, across machines sharing a bucket, or on
   separate clusters, never both execute a task: the second waits while the lease is held,
   then finds the outputs made and skips the task (:class:`Made`);
 - a multi-output task or a dataset is never a mix of two runs' outputs;
-- a lease whose holder died is taken over: at once when the holder was a process on this
-  machine that no longer exists, else when its expiry passed without renewal
-  (``settings.lease_ttl``). The run that takes it over removes the temporaries the dead
-  holder left beside the outputs (their names carry the lease's tag);
-- a wait is bounded by ``settings.lease_wait``, and says what it waits for.
+- a lease whose holder died is taken over by exactly one waiter (:func:`_gone`): a local
+  lease file as soon as no process holds its lock (the kernel drops the locks of a process
+  that ends, however it ends); one of a process of this machine that no longer runs at
+  once; any other when it has not changed for ``settings.lease_ttl`` by the waiter's own
+  clock. The run that takes it over removes the temporaries the dead holder left beside the
+  outputs (their names carry the lease's tag);
+- a wait is bounded by ``settings.lease_wait``, and says what it waits for;
+- an error anywhere between making the lease and handing it over releases it.
 
 A task whose outputs all exist is never run, so it takes no lease: the no-op path reads no
 lease. Taking a dead holder's lease over is a compare-and-swap: on S3 a put with
-``If-Match`` on the lease's ETag; on a local disk the old lease is renamed aside and checked,
-and put back if it was not the one judged dead. The holder renews its own lease in place
-(``If-Match`` on S3; a check, then an atomic replace, locally). Other fsspec storage gets a
-best-effort lease (create if absent, then read back), and a warning says so once. Those
-stores of one small object are :mod:`daskflow.targets.exclusive`; this module is the
-protocol on top of them.
+``If-Match`` on the lease's ETag; on a local disk the old lease file is locked, checked to be
+the one under the name, and replaced by a locked file of the taker's. Other fsspec storage
+gets a best-effort lease (create if absent, then read back), and a warning says so once.
+Those stores of one small object are :mod:`daskflow.targets.exclusive`; this module is the
+protocol on top of them. :func:`live` and :func:`remove_dead` serve ``gc`` and ``reset()``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,17 @@ from .targets.exclusive import LocalStore, Store, store_beside
 from .targets.leftovers import process_alive, remove_temporaries
 from .targets.names import fitted
 
-__all__ = ["Holder", "Lease", "LeaseError", "Made", "held", "lease_name", "take"]
+__all__ = [
+    "Holder",
+    "Lease",
+    "LeaseError",
+    "Made",
+    "held",
+    "lease_name",
+    "live",
+    "remove_dead",
+    "take",
+]
 
 logger = logging.getLogger("daskflow")
 
@@ -168,27 +181,30 @@ class Lease:
             if self.lost or self.published or not self._safe():
                 return False
             self.store.rewrite(raw)  # the lease's own file: nothing created
-            try:
+            try:  # (still locked: nobody can take the lease over before it is renamed)
                 os.replace(self.store.path, path)
             except FileNotFoundError:  # the manifests' folder is not there (any more)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.replace(self.store.path, path)
+            finally:
+                self.store.close()
             self.published = True
             return True
 
     def release(self) -> None:
         _renewer.drop(self)
         with self.lock:
-            self.store.close()
-            if self.lost or self.published:
-                return
             try:
-                if self._safe():  # ours for sure: delete it without reading it first
-                    self.store.remove()
+                if self.lost or self.published:
+                    return
+                if self._safe() or isinstance(self.store, LocalStore):  # ours for sure
+                    self.store.remove()  # (a local one while still locked, then unlocked)
                 else:
                     self.store.delete(self.raw)
             except Exception as e:  # it expires by itself
                 logger.warning("could not remove the lease %s: %s", self.where, e)
+            finally:
+                self.store.close()
 
 
 class _Renewer:
@@ -267,43 +283,27 @@ def take(
     waiting_for: Holder | None = None
     before: Any = None
     told = False
+    seen: tuple[bytes, float] = (b"", 0.0)  # the lease as last seen, since when (own clock)
     while True:
         now = time.time()
         holder = Holder(task_id, run or _process_run, HOST, os.getpid(), now, now + ttl, tag)
         raw = holder.text()
         if store.create(raw):
             lease = Lease(store, holder, raw, where)
-            _renewer.add(lease, ttl)
-            if fresh or waiting_for is not None:  # made by a run that held it before?
-                made = _stamps(stored)
-                if made is not None and (fresh or made != before):
-                    lease.release()
-                    return Made(waiting_for, time.monotonic() - start)
-            return lease
+            return _begin(lease, ttl, stored, fresh, (waiting_for, before, start))
         old = store.read()
         if old is None:
             continue  # released between the two looks: try again at once
         current = Holder.parse(old)
-        if current is None:  # being written now, unless it has been so for a long time
-            stamp = store.modified()
-            dead = stamp is not None and time.time() - stamp > ttl
-        else:
-            dead = current.dead(time.time())
-        if dead and store.swap(old, raw):
-            lease = Lease(store, holder, raw, where)
-            _renewer.add(lease, ttl)
-            if current is not None:
-                for path in remove_temporaries(stored, current.tag):
-                    logger.info("removed %s, left by %s", path, current.describe())
-                logger.warning(
-                    "%s: took over the lease %s of %s, which is gone",
-                    task_id,
-                    where,
-                    current.describe(),
-                )
-            return lease
-        if dead:
-            continue
+        if old != seen[0]:
+            seen = (old, time.monotonic())
+        if _gone(store, current, time.monotonic() - seen[1], ttl):
+            if store.swap(old, raw):
+                lease = Lease(store, holder, raw, where)
+                wait = (waiting_for, before, start)
+                return _begin(lease, ttl, stored, fresh, wait, current, took_over=True)
+            if store.read() != old:
+                continue  # changed meanwhile: look again at once
         if waiting_for is None and current is not None:
             waiting_for, before = current, _stamps(stored)
             logger.info("%s is being run by %s; waiting for it", task_id, current.describe())
@@ -326,6 +326,104 @@ def take(
             )
         time.sleep(pause)
         pause = min(pause * 1.5, POLL[1])
+
+
+def _gone(store: Store, current: Holder | None, unchanged: float, ttl: float) -> bool:
+    """Whether the holder of a lease (``current``; None: unreadable) is gone, so the lease
+    may be taken over (by a compare-and-swap, which one racer wins).
+
+    - A lease file on this machine: its holder's lock says it (the swap takes the lock only
+      when no process holds it), whatever the file holds.
+    - A lease of a process of this machine elsewhere (S3): that process no longer runs.
+    - Else: it has not changed for ``lease_ttl`` seconds by this waiter's own clock (its
+      holder renews it every third of that), so a holder whose clock runs behind or ahead
+      is never taken for dead while it renews.
+    """
+    if isinstance(store, LocalStore) and (current is None or current.host == HOST):
+        return True
+    if current is not None and current.host == HOST and not process_alive(current.pid):
+        return True
+    return unchanged > ttl
+
+
+def _begin(
+    lease: Lease,
+    ttl: float,
+    stored: list[Target],
+    fresh: bool,
+    waited: tuple[Holder | None, Any, float],
+    dead: Holder | None = None,
+    took_over: bool = False,
+) -> Lease | Made:
+    """Start holding ``lease`` (taken over from ``dead``, if given): clean what a dead holder
+    left, and give it back at once (:class:`Made`) if the outputs were made meanwhile
+    (``waited``: the holder waited for, the outputs' stamps then, and when the wait began).
+    Any error on the way releases it."""
+    waiting_for, before, start = waited
+    _renewer.add(lease, ttl)
+    try:
+        task_id = lease.holder.task
+        if dead is not None:
+            for path in remove_temporaries(stored, dead.tag):
+                logger.info("removed %s, left by %s", path, dead.describe())
+            logger.warning(
+                "%s: took over the lease %s of %s, which is gone",
+                task_id,
+                lease.where,
+                dead.describe(),
+            )
+        if took_over and isinstance(lease.store, LocalStore):  # (a listing: not every time)
+            for path in lease.store.leftovers():
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+        if fresh or waiting_for is not None:  # made by a run that held it before?
+            made = _stamps(stored)
+            if made is not None and (fresh or made != before):
+                lease.release()
+                return Made(waiting_for, time.monotonic() - start)
+    except BaseException:
+        lease.release()
+        raise
+    return lease
+
+
+def live(store: Store, ttl: float | None = None) -> bool:
+    """Whether the lease in ``store`` has a holder that may still run: a local one whose
+    lock is held; elsewhere, one of a process of this machine that runs, or of another
+    machine, renewed within three ``lease_ttl`` by this machine's clock (what ``gc`` and
+    ``reset()`` judge by; a waiter judges by its own clock, see :func:`_gone`)."""
+    if isinstance(store, LocalStore):
+        return store.held_elsewhere()
+    raw = store.read()
+    if raw is None:
+        return False
+    holder = Holder.parse(raw)
+    if holder is not None and holder.host == HOST:
+        return process_alive(holder.pid)
+    stamp = store.modified()
+    ttl = float(settings.current("lease_ttl")) if ttl is None else ttl
+    return stamp is None or time.time() - stamp < 3 * ttl
+
+
+def remove_dead(task_id: str, targets: list[Target]) -> list[str]:
+    """Remove the task's lease if no live holder has it (:func:`live`), and what lease
+    writers that are gone left beside it; what was removed (for ``reset()``)."""
+    stored = [t for t in targets if not isinstance(t, MemoryTarget)]
+    if not stored:
+        return []
+    store = store_beside(stored[0], lease_name(task_id))
+    removed = []
+    if isinstance(store, LocalStore):
+        for path in store.leftovers():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(path)
+    raw = store.read()
+    if raw is not None and not live(store):
+        store.delete(raw)  # (only if it still holds what was judged)
+        if store.read() != raw:
+            removed.append(store.path)
+    return removed
 
 
 def _stamps(targets: list[Target]) -> list[str] | None:

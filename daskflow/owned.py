@@ -7,8 +7,9 @@ A task owns
   them (``metaSave``'s: :meth:`~daskflow.tasks.Task.side_targets`);
 - its manifests (:mod:`daskflow.manifests`) and its lease, with what a renewal cut short
   left beside the lease (``{lease}.{8 hex}``);
-- the temporaries of its outputs while its lease is there (a run may be writing them);
-  without the lease they are what a killed writer left, and nobody's;
+- the temporaries of its outputs while its lease has a live holder (a run may be writing
+  them: :func:`daskflow.leases.live`); otherwise they, and the lease, are what a killed
+  writer left, and nobody's;
 - the tasks its ``run()`` yielded in its last run (dynamic dependencies, which no
   ``requires()`` names), with everything those own: its manifest records their files.
 """
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import manifests
-from .leases import lease_name
+from .leases import lease_name, live
 from .targets import MemoryTarget, Target
+from .targets.exclusive import LocalStore, S3Store, Store
 from .targets.names import temporary_prefix
 from .targets.urls import _fs
 from .tasks import Task
@@ -130,8 +132,8 @@ def owned(
         folders.extend(f.folders)
         if f.lease is None or f.manifests is None:
             continue
-        if f.lease in near(*_parts(f.lease)):  # a run holds it: what it writes is its
-            paths.update(near(*_parts(f.lease)))  # (and what a cut renewal left)
+        if f.lease in near(*_parts(f.lease)) and live(_store(fs, f.lease)):
+            paths.update(near(*_parts(f.lease)))  # a run holds it: what it writes is its
             for folder, prefix in f.temporaries:
                 paths.update(near(folder, prefix))
         for path in near(*f.manifests):
@@ -139,6 +141,11 @@ def owned(
                 paths.add(path)
                 todo.extend(_yielded(path, fs, options))
     return Owned(frozenset(paths), tuple(folders))
+
+
+def _store(fs: Any, path: str) -> Store:
+    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    return LocalStore(fs, path) if local else S3Store(fs, path)
 
 
 def _yielded(path: str, fs: Any, options: Mapping[str, Any]) -> list[Files]:

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import sys
 import types
@@ -179,6 +180,8 @@ class _Module(types.ModuleType):
         return super().__getattribute__(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SECONDS:
+            value = _seconds(name, value)
         override = _override.get()
         if override is not None and name in override:  # task code sets it during its run
             override[name] = value
@@ -186,6 +189,29 @@ class _Module(types.ModuleType):
 
 
 _SHARED_SET = frozenset(SHARED)
+_SECONDS = {"lease_ttl": False, "lease_wait": True, "connect_timeout": False}  # 0 allowed?
+
+
+def _seconds(name: str, value: Any) -> float:
+    """``value`` as a number of seconds for setting ``name``, or :class:`SettingsError`."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    zero = _SECONDS[name]
+    if (
+        isinstance(value, bool)
+        or not math.isfinite(number)
+        or number < 0
+        or (number == 0 and not zero)
+    ):
+        wanted = "0 or more" if zero else "more than 0"
+        raise SettingsError(
+            f"settings.{name} must be a finite number of seconds, {wanted}; got {value!r}"
+        )
+    return number
+
+
 sys.modules[__name__].__class__ = _Module
 
 

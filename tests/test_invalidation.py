@@ -301,6 +301,7 @@ class LongId(TaskPickle):
 
 def test_gc_keeps_the_lease_of_a_task_with_a_long_id(tmp_path):
     # a lease's name is fitted to the file-name limit on its own, not as a manifest's is
+    from daskflow import leases
     from daskflow.explain import garbage
     from daskflow.leases import lease_name
 
@@ -308,11 +309,15 @@ def test_gc_keeps_the_lease_of_a_task_with_a_long_id(tmp_path):
     task = LongId(a="a" * 50, b="b" * 50, c="c" * 50, d="d" * 50)
     assert 200 < len(task.task_id) < 240
     daskflow.run(task, execution_summary=False)
-    lease = Path(task.output().path).with_name(lease_name(task.task_id))
-    lease.write_text("{}")  # as while a run holds it
+    held = leases.take(task.task_id, task.own_targets())  # as while a run holds it
+    assert Path(task.output().path).with_name(lease_name(task.task_id)).exists()
     stale = tmp_path / "LongId" / "old-data.pkl"
     stale.write_bytes(b"x")
-    assert [p for p, _ in garbage(plan(build([task])), str(tmp_path), {})] == [str(stale)]
+    try:
+        assert [p for p, _ in garbage(plan(build([task])), str(tmp_path), {})] == [str(stale)]
+    finally:
+        assert isinstance(held, leases.Lease)
+        held.release()
 
 
 def test_fingerprint_costs_little_per_task():

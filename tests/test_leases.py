@@ -204,12 +204,41 @@ def _fake_lease(task: TaskPickle, host: str, pid: int, expires: float, s3=None):
     return path.exists
 
 
+HOLDER = """
+import fcntl, json, os, sys, time
+path, holder = sys.argv[1], json.loads(sys.argv[2])
+holder["pid"] = os.getpid()
+fd = os.open(path + ".new", os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, json.dumps(holder, sort_keys=True).encode())
+fcntl.flock(fd, fcntl.LOCK_EX)  # as a live holder: locked for as long as it runs
+os.rename(path + ".new", path)
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def _holder_process(task: TaskPickle, s3=None) -> subprocess.Popen:
+    """A live process of this machine that holds ``task``'s lease (the lease names it)."""
+    if s3 is not None:
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        _fake_lease(task, socket.gethostname(), sleeper.pid, time.time() + 600, s3)
+        return sleeper
+    path = Path(f"{task.output().folder}/.{task.task_id}.lease")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = leases.Holder(task.task_id, "other-run", socket.gethostname(), 0, 0, 0, "f00d")
+    text = json.dumps(vars(holder))
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), text], stdout=subprocess.PIPE, text=True
+    )
+    assert sleeper.stdout is not None and sleeper.stdout.readline() == "holding\n"
+    return sleeper
+
+
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder(where, request):
     s3 = _storage(where, request)[2]
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper = _holder_process(Leased(), s3)
     try:
-        _fake_lease(Leased(), socket.gethostname(), sleeper.pid, time.time() + 600, s3)
         settings.lease_wait = 0.5
         start = time.monotonic()
         result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
@@ -228,6 +257,7 @@ def test_live_lease_is_waited_for_within_the_bound_and_names_its_holder(where, r
 def test_expired_lease_of_another_machine_is_taken_over(where, request):
     s3 = _storage(where, request)[2]
     there = _fake_lease(Leased(), "elsewhere.example", 1, time.time() - 1, s3)
+    settings.lease_ttl = 0.5  # (a lease unchanged for this long, by the waiter's clock)
     result = daskflow.Workflow(Leased).run(execution_summary=False)
     assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
     assert not there()
@@ -378,3 +408,127 @@ def test_reset_removes_the_temporaries_a_killed_writer_left():
     Leased().reset()
     assert not output.exists() and not any(p.exists() for p in left)
     assert other.exists()  # only the reset task's own
+
+
+# -- what a hostile world does to leases -------------------------------------------------------
+
+
+def test_racers_on_a_dead_lease_never_both_hold_it(tmp_path):
+    """8 processes race for each of 2,000 dead leases (empty ones and cut-short renewals
+    among them); exactly one wins each, at once."""
+    racers = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("lease_racers.py")),
+            str(tmp_path),
+            "8",
+            "2000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert racers.returncode == 0, racers.stderr[-3000:]
+    result = json.loads(racers.stdout.strip().splitlines()[-1])
+    assert result == {"trials": 2000, "double": {}, "nobody": []}
+
+
+def test_an_error_after_the_lease_is_made_releases_it(monkeypatch):
+    task = Leased()
+
+    def broken(targets):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(leases, "_stamps", broken)
+    with pytest.raises(OSError, match="the disk went away"):
+        leases.take(task.task_id, task.own_targets(), fresh=True)
+    assert not Path(task.output().folder, f".{task.task_id}.lease").exists()
+    assert leases._renewer.leases == {}
+    monkeypatch.undo()
+    assert isinstance(leases.take(task.task_id, task.own_targets()), leases.Lease)
+
+
+@pytest.mark.parametrize("name", ["lease_ttl", "lease_wait", "connect_timeout"])
+@pytest.mark.parametrize("value", [-1, float("inf"), float("nan"), "soon", None, True])
+def test_durations_are_checked_when_set(name, value):
+    with pytest.raises(daskflow.errors.SettingsError, match=rf"settings\.{name} must be"):
+        setattr(settings, name, value)
+
+
+def test_lease_ttl_zero_is_refused_and_lease_wait_zero_means_do_not_wait():
+    with pytest.raises(daskflow.errors.SettingsError, match="more than 0"):
+        settings.lease_ttl = 0
+    settings.lease_wait = 0
+    assert settings.lease_wait == 0.0
+
+
+def _dead_lease(task: TaskPickle) -> tuple[Path, Path]:
+    """A lease its holder left when it was killed (its lock gone), and a temporary of a lease
+    write cut short beside it, a minute old."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    holder = leases.Holder(
+        task.task_id, "killed", socket.gethostname(), int(done.stdout), 0, 9e9, "dead"
+    )
+    lease = Path(task.output().folder, f".{task.task_id}.lease")
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.write_bytes(holder.text())
+    cut = lease.with_name(lease.name + ".0a1b2c3d")
+    cut.write_bytes(holder.text())
+    os.utime(cut, (time.time() - 60, time.time() - 60))
+    return lease, cut
+
+
+def test_reset_and_gc_clean_what_a_holder_killed_after_its_commit_left(tmp_path):
+    from daskflow.explain import garbage
+    from daskflow.graph import build, plan
+
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    lease, cut = _dead_lease(Leased())
+    listed = {p for p, _ in garbage(plan(build([Leased()])), str(Path("data").absolute()), {})}
+    assert listed == {str(lease.absolute()), str(cut.absolute())}
+    assert Leased().complete()
+    Leased().reset()
+    assert not lease.exists() and not cut.exists()
+
+
+def test_the_next_run_removes_a_dead_lease_and_its_cut_short_writes():
+    lease, cut = _dead_lease(Leased())
+    daskflow.Workflow(Leased).run(execution_summary=False)
+    assert Leased().outputLoad() == "made here"
+    assert not lease.exists() and not cut.exists()
+
+
+def test_a_holder_whose_clock_is_behind_is_not_taken_over_while_it_renews(s3):
+    """Another machine's lease says it expired an hour ago (its clock is behind), but it
+    changes every 0.1 s: a waiter judges by its own clock since the lease last changed."""
+    import threading
+
+    task = Leased()
+    stop = threading.Event()
+
+    def renew():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            _fake_lease(task, "elsewhere.example", n, time.time() - 3600, s3)
+            stop.wait(0.1)
+
+    renewer = threading.Thread(target=renew, daemon=True)
+    renewer.start()
+    try:
+        settings.lease_ttl, settings.lease_wait = 1.0, 2.5
+        result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
+        assert isinstance(result.errors[task.task_id], LeaseError)
+    finally:
+        stop.set()
+        renewer.join(timeout=10)
+    start = time.monotonic()  # the holder is gone: taken over a lease_ttl after its last change
+    result = daskflow.Workflow(Leased).run(execution_summary=False)
+    assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
+    assert time.monotonic() - start < 10

@@ -18,8 +18,10 @@ deleted only if it still holds what its reader saw: what :mod:`daskflow.leases` 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import time
 import uuid
 import warnings
 from typing import Any, ClassVar
@@ -73,44 +75,95 @@ class Store:
 
 
 class LocalStore(Store):
-    """A lease file. The one this process created stays open (``fd``) until the lease is
-    published or released: publishing rewrites it through that, with no file opened."""
+    """A lease file, locked (``flock``) by the process that holds it for as long as it holds
+    it. The kernel lets go of the lock when that process ends, however it ends (``kill -9``
+    included), so a lease whose lock is free has no holder on this machine, whatever its
+    file holds.
+
+    A lease appears under its name already written and locked: a temporary beside it
+    (``{lease}.{8 hex}``) is written, locked and then linked to the name, which fails if a
+    lease is there. A takeover first locks the old file and checks that it is still the one
+    under the name, then renames its own locked file over it: of any number of racers
+    exactly one wins, and the others see a locked lease. The holder keeps the file open
+    (``fd``) and changes it the same way, so the lock never lapses while the name holds it.
+    """
 
     fd: int | None = None
 
-    def create(self, raw: bytes) -> bool:
+    def _locked(self, raw: bytes) -> tuple[int, str]:
+        """A new file beside the lease holding ``raw``, locked: its descriptor and path."""
+        tmp = f"{self.path}.{uuid.uuid4().hex[:8]}"
         flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
         try:
-            try:
-                fd = os.open(self.path, flags, 0o644)
-            except FileNotFoundError:  # the task's first run: make its folder
-                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-                fd = os.open(self.path, flags, 0o644)
-        except FileExistsError:
-            return False
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:  # the task's first run: make its folder
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
         try:
             _write_all(fd, raw)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            os.remove(tmp)
+            raise
+        return fd, tmp
+
+    def _hold(self, fd: int) -> None:
+        old, self.fd = self.fd, fd
+        if old is not None:
+            os.close(old)
+
+    def create(self, raw: bytes) -> bool:
+        fd, tmp = self._locked(raw)
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            os.close(fd)
+            return False
         except BaseException:
             os.close(fd)
             raise
-        self.close()
-        self.fd = fd
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+        self._hold(fd)
         return True
 
-    def rewrite(self, raw: bytes) -> None:
-        """Make the lease file hold ``raw`` (then it is closed)."""
-        fd = self.fd if self.fd is not None else os.open(self.path, os.O_RDWR)
-        self.fd = None
+    def _claim(self) -> int | None:
+        """The lease file, opened and locked, when no process holds its lock and it is still
+        the file under the lease's name; else None."""
         try:
-            _write_all(fd, raw)
-            os.ftruncate(fd, len(raw))
-        finally:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            st = os.fstat(fd)
+            now = os.stat(self.path)
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):  # replaced since it was opened
+            os.close(fd)
+            return None
+        return fd
 
-    def close(self) -> None:
+    def held_elsewhere(self) -> bool:
+        """Whether a process holds the lease's lock (False: no lease, or no live holder)."""
+        fd = self._claim()
+        if fd is None:
+            return os.path.exists(self.path)
+        os.close(fd)
+        return False
+
+    def _holding(self) -> int | None:
+        """The lease's file locked by this store: the one it holds, or a dead holder's."""
         if self.fd is not None:
-            fd, self.fd = self.fd, None
-            os.close(fd)
+            return self.fd
+        return self._claim()
 
     def read(self) -> bytes | None:
         try:
@@ -119,44 +172,78 @@ class LocalStore(Store):
         except FileNotFoundError:
             return None
 
-    def _aside(self, old: bytes) -> str | None:
-        """Rename the lease aside if it holds ``old``; its new path, or None (put back)."""
-        aside = f"{self.path}.{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return None
-        with open(aside, "rb") as f:
-            if f.read() == old:
-                return aside
-        with contextlib.suppress(FileExistsError):  # not the one judged: put it back
-            os.link(aside, self.path)
-        os.remove(aside)
-        return None
-
     def swap(self, old: bytes, raw: bytes) -> bool:
-        aside = self._aside(old)
-        if aside is None:
+        """Put ``raw`` in place of ``old``: in the lease this store holds, or in one whose
+        holder is gone (its lock free)."""
+        fd = self._holding()
+        if fd is None:
             return False
         try:
-            return self.create(raw)
+            if os.pread(fd, len(old) + 1, 0) != old:
+                return False
+            new, tmp = self._locked(raw)
+            try:
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.close(new)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+                raise
         finally:
-            os.remove(aside)
+            if fd is not self.fd:
+                os.close(fd)
+        self._hold(new)
+        return True
+
+    renew = swap
 
     def delete(self, old: bytes) -> None:
-        aside = self._aside(old)
-        if aside is not None:
-            os.remove(aside)
+        fd = self._holding()
+        if fd is None:
+            return
+        try:
+            if os.pread(fd, len(old) + 1, 0) == old:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path)  # (while locked: a racer's check of the name fails)
+        finally:
+            if fd is self.fd:
+                self.fd = None
+            os.close(fd)
 
-    def renew(self, old: bytes, raw: bytes) -> bool:
-        if self.read() != old:
-            return False
-        self.close()  # (the file it is open on is replaced)
-        fresh = f"{self.path}.{uuid.uuid4().hex[:8]}"
-        with open(fresh, "wb") as f:
-            f.write(raw)
-        os.replace(fresh, self.path)
-        return True
+    def remove(self) -> None:
+        """Delete the lease this store holds, then let go of its lock."""
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
+        self.close()
+
+    def rewrite(self, raw: bytes) -> None:
+        """Make the lease file this store holds contain ``raw`` (it stays locked and open)."""
+        if self.fd is None:
+            raise RuntimeError(f"{self.path}: rewrite of a lease this process does not hold")
+        _write_all(self.fd, raw)
+        os.ftruncate(self.fd, len(raw))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+    def leftovers(self) -> list[str]:
+        """The temporaries of lease writers that are gone (``{lease}.{8 hex}``, unlocked)."""
+        folder, _, name = self.path.rpartition("/")
+        try:
+            names = os.listdir(folder or ".")
+        except FileNotFoundError:
+            return []
+        out = []
+        for other in names:
+            rest = other[len(name) + 1 :] if other.startswith(name + ".") else ""
+            if len(rest) == 8 and all(c in "0123456789abcdef" for c in rest):
+                path = f"{folder}/{other}"
+                with contextlib.suppress(FileNotFoundError):  # (a writer locks it at once)
+                    if time.time() - os.stat(path).st_mtime > 10 and _unlocked(path):
+                        out.append(path)
+        return out
 
     def modified(self) -> float | None:
         try:
@@ -241,6 +328,18 @@ class OtherStore(S3Store):
             return False
         self.fs.pipe_file(self.path, raw)
         return self.read() == raw
+
+
+def _unlocked(path: str) -> bool:
+    """Whether nobody holds the lock of the file at ``path``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _write_all(fd: int, raw: bytes) -> None:

@@ -19,6 +19,7 @@ from ..errors import (
     TaskDefinitionError,
     TaskIncompleteError,
 )
+from ..leases import remove_dead
 from ..parameters import PRIVATE, Parameter, adopt, typed
 from ..targets import Target, exists_many
 from ..targets.leftovers import remove_temporaries
@@ -323,6 +324,7 @@ class Task:
         for target in targets:
             target.remove()
         remove_temporaries(targets)  # what a writer killed mid-save left beside them
+        remove_dead(self.task_id, self.own_targets())  # a lease its killed holder left
         from ..manifests import folder_of, remove  # (see LAZY in test_imports.py)
 
         home = folder_of(self.own_targets())
