@@ -3,6 +3,8 @@
 ``import daskflow as d6tflow`` keeps d6tflow code working. Nothing runs at import.
 """
 
+import sys as _sys
+
 from . import errors as errors
 from . import formats as formats
 from . import functional as functional
@@ -10,6 +12,19 @@ from . import parameters as parameters
 from . import settings as settings
 from . import targets as targets
 from . import tasks as tasks
+from .compat import cache as cache
+from .compat import clone_parent as clone_parent
+from .compat import dict_inherits as dict_inherits
+from .compat import dict_requires as dict_requires
+from .compat import dotdict as dotdict
+from .compat import enable_cloud_storage as enable_cloud_storage
+from .compat import enable_gcs as enable_gcs
+from .compat import flatten as flatten
+from .compat import invalidate_all as invalidate_all
+from .compat import invalidate_orphans as invalidate_orphans
+from .compat import luigi_inherits as luigi_inherits
+from .compat import luigi_requires as luigi_requires
+from .compat import utils as utils
 from .execute import RunResult as RunResult
 from .export import FlowExport as FlowExport
 from .export import FlowImport as FlowImport
@@ -49,6 +64,10 @@ from .workflow import taskflow_upstream as taskflow_upstream
 
 __version__ = "0.1.0"
 
+# d6tflow's modules by their d6tflow names: `import daskflow.utils` as `import d6tflow.utils`
+_sys.modules.setdefault(f"{__name__}.utils", utils)
+_sys.modules.setdefault(f"{__name__}.cache", cache)
+
 __all__ = [
     "BoolParameter",
     "ChoiceParameter",
@@ -75,13 +94,25 @@ __all__ = [
     "Workflow",
     "WorkflowMulti",
     "YearParameter",
+    "cache",
+    "clone_parent",
     "data",
+    "dict_inherits",
+    "dict_requires",
+    "dotdict",
+    "enable_cloud_storage",
+    "enable_gcs",
     "errors",
+    "flatten",
     "formats",
     "functional",
     "inherits",
+    "invalidate_all",
     "invalidate_downstream",
+    "invalidate_orphans",
     "invalidate_upstream",
+    "luigi_inherits",
+    "luigi_requires",
     "parameters",
     "preview",
     "requires",
@@ -93,4 +124,5 @@ __all__ = [
     "taskflow_downstream",
     "taskflow_upstream",
     "tasks",
+    "utils",
 ]

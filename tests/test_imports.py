@@ -56,6 +56,7 @@ LAYERS = [
     "functional",
     "export",
     "cli",
+    "compat",
     "__main__",
     "__init__",
 ]
