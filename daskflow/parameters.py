@@ -34,6 +34,7 @@ import importlib
 import json
 import operator
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -735,8 +736,10 @@ class _Luigi(Parameter[Any]):
 
     def __init__(self, inner: Any) -> None:
         default = inner._default
+        luigi_none = getattr(sys.modules.get("luigi.parameter"), "_no_value", NO_DEFAULT)
+        unset = default is luigi_none or type(default).__name__ == "_NoValueType"
         super().__init__(
-            NO_DEFAULT if type(default).__name__ == "_NoValueType" else default,
+            NO_DEFAULT if unset else default,  # (luigi < 3.8 marks "no default" with object())
             significant=inner.significant,
             description=inner.description,
             positional=getattr(inner, "positional", True),

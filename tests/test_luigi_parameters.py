@@ -53,3 +53,18 @@ def test_luigi_parameters_are_inherited_and_run():
     assert flow.outputLoad() == {"twice": 8}
     assert flow.outputLoad(LuigiTask) == 8
     assert "n" in Downstream._params
+
+
+@pytest.mark.parametrize("sentinel", ["luigi's own", "object() (luigi < 3.8)"])
+def test_a_required_luigi_parameter_left_unset_raises_as_in_d6tflow(sentinel, monkeypatch):
+    if sentinel != "luigi's own":
+        monkeypatch.setattr(luigi.parameter, "_no_value", object())
+    required = luigi.Parameter()  # no default: luigi marks it with its _no_value
+    required._default = luigi.parameter._no_value
+
+    class Needs(d6tflow.tasks.TaskPickle):
+        name = required
+
+    with pytest.raises(d6tflow.errors.MissingParameterError, match=r"Needs needs parameter 'name'"):
+        Needs()
+    assert Needs(name="x").task_id == luigi.task.task_id_str("Needs", {"name": "x"})
