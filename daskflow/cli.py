@@ -186,6 +186,7 @@ def parse_storage_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _flow(args: argparse.Namespace) -> Workflow:
+    cls = load_task_class(args.task)  # first: --dir wins over a set_dir() the module calls
     if getattr(args, "dir", None):
         settings.set_dir(args.dir)
     if getattr(args, "storage_option", None):
@@ -193,7 +194,6 @@ def _flow(args: argparse.Namespace) -> Workflow:
             **settings.storage_options,
             **parse_storage_options(args.storage_option),
         }
-    cls = load_task_class(args.task)
     return Workflow(cls, parse_params(cls, args.param))
 
 

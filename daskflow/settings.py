@@ -63,6 +63,7 @@ import contextlib
 import contextvars
 import math
 import os
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -182,6 +183,8 @@ class _Module(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SECONDS:
             value = _seconds(name, value)
+        if name in ("dir", "dirpath") and isinstance(value, (str, os.PathLike)):
+            _check_root(os.fspath(value), f"settings.{name} = {value!r}")
         override = _override.get()
         if override is not None and name in override:  # task code sets it during its run
             override[name] = value
@@ -215,6 +218,18 @@ def _seconds(name: str, value: Any) -> float:
 sys.modules[__name__].__class__ = _Module
 
 
+_ONE_SLASH = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]+):/(?!/)")  # (two letters at least: C:/)
+
+
+def _check_root(text: str, where: str) -> None:
+    """Refuse a URL written with one slash ("s3:/bucket/x" would be a local folder "s3:")."""
+    scheme = _ONE_SLASH.match(text)
+    if scheme:
+        rest = text[scheme.end() :]
+        fixed = f"{scheme.group(1)}://{'/' if scheme.group(1) == 'file' else ''}{rest}"
+        raise SettingsError(f"{where} is a URL with one slash; did you mean {fixed!r}?")
+
+
 def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
     """Set the root of all outputs and return it.
 
@@ -233,6 +248,7 @@ def set_dir(dir: str | os.PathLike[str] | None = None) -> Path | str:
         text = None
     if not isinstance(text, str):
         raise SettingsError(f"set_dir expects a path or URL string, got {dir!r}")
+    _check_root(text, f"set_dir({text!r})")
     module.dir = text  # (through the module: during a task, its run's values change too)
     module.dirpath = text if "://" in text else Path(text)
     return module.dirpath  # type: ignore[no-any-return]

@@ -296,9 +296,9 @@ class Workflow:
         return accept_outputs(build(self._tasks(tasks)))
 
     def _check_params(self, graph: TaskGraph) -> None:
-        """Warn about a parameter that no task of the flow declares but whose name is close
-        to one that a task does (a typo), naming that one. d6tflow ignored both silently; the
-        CLI refuses every unknown name, and so does ``settings.strict``."""
+        """Warn, once per flow and name, about a parameter that no task of the flow declares
+        (naming the declared one it is close to, if any: a typo). d6tflow ignored them
+        silently; the CLI refuses every unknown name, and so does ``settings.strict``."""
         declared = _declared(graph) | self._known
         unknown = [n for n in self.params if n not in declared and n not in self._unknown_told]
         if unknown and self.default_task is not None:  # run for part of the flow: whole flow
@@ -317,8 +317,9 @@ class Workflow:
             if settings.current("strict"):
                 raise WorkflowError(f"{message} (settings.strict is on)")
             self._unknown_told.add(name)
-            if close:  # a name like a declared one is a typo; another is shared on purpose
-                warnings.warn(message, CompatibilityWarning, stacklevel=3)
+            if not close:
+                message += " (A params dict shared by several flows may hold it on purpose.)"
+            warnings.warn(message, CompatibilityWarning, stacklevel=3)
 
     def run(
         self,

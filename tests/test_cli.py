@@ -201,3 +201,36 @@ def test_version_prints_the_installed_version(tmp_path, command):
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"daskflow {daskflow.__version__}\n"
     assert daskflow.__version__ == importlib.metadata.version("daskflow")
+
+
+MODULE_SETS_DIR = """
+import daskflow
+from daskflow.tasks import TaskPickle
+
+daskflow.set_dir("chosen_by_the_module")  # as d6tflow scripts commonly do at import
+
+
+class Made(TaskPickle):
+    def run(self):
+        self.save(1)
+"""
+
+
+def test_dir_on_the_command_line_wins_over_a_set_dir_at_import(tmp_path):
+    (tmp_path / "flow_mod.py").write_text(MODULE_SETS_DIR)
+    out = daskflow("run", "flow_mod.py:Made", "--dir", str(tmp_path / "given"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert [p.name for p in (tmp_path / "given" / "Made").iterdir()] == [
+        "Made__99914b932b-data.pkl"
+    ]
+    assert not (tmp_path / "chosen_by_the_module").exists()
+    out = daskflow("run", "flow_mod.py:Made", cwd=tmp_path)  # without --dir: the module's
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "chosen_by_the_module" / "Made").is_dir()
+
+
+def test_a_url_with_one_slash_is_refused_with_the_fix(tmp_path):
+    out = daskflow("run", f"{PIPELINE}:Report", "--dir", "s3:/bucket/x", cwd=tmp_path)
+    assert out.returncode != 0
+    assert "did you mean 's3://bucket/x'" in out.stderr
+    assert not (tmp_path / "s3:").exists()

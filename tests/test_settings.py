@@ -111,3 +111,19 @@ def test_applied_values_change_nothing_of_the_module_and_keep_what_task_code_set
         assert str(settings.dirpath) == "set-in-a-task"
     assert settings.save_with_param is True
     assert settings.cached is True and str(settings.dirpath) == "set-in-a-task"
+
+
+@pytest.mark.parametrize(
+    ("given", "fix"),
+    [("s3:/bucket/x", "s3://bucket/x"), ("gs:/b", "gs://b"), ("file:/tmp/x", "file:///tmp/x")],
+)
+def test_a_root_url_with_one_slash_is_refused(given, fix):
+    with pytest.raises(daskflow.errors.SettingsError, match=f"did you mean {fix!r}"):
+        daskflow.set_dir(given)
+    with pytest.raises(daskflow.errors.SettingsError, match="one slash"):
+        daskflow.settings.dirpath = given
+
+
+@pytest.mark.parametrize("fine", ["C:/data", "data", "/tmp/a:/b", "s3://b/x", "memory://x"])
+def test_roots_that_look_alike_but_are_fine_are_taken(fine):
+    assert str(daskflow.set_dir(fine)).replace("\\", "/").endswith(fine.split("://")[-1])

@@ -11,6 +11,7 @@ import builtins
 import json
 import re
 import threading
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -863,7 +864,8 @@ def test_workflow_multi_reset_upstream_and_downstream_with_flow(no_input):
 def test_workflow_multi_outputLoadMeta_and_set_default():
     flow = d6tflow.WorkflowMulti(MGrid, [{"a": 1}, {"a": 2}])
     flow.set_default(MMetaDown)
-    flow.run(execution_summary=False)  # 'a' is nothing like a name MMetaDown's flow has
+    with pytest.warns(d6tflow.errors.CompatibilityWarning, match="'a'"):
+        flow.run(execution_summary=False)  # 'a' is not a parameter of MMetaDown's flow
     assert flow.outputLoadMeta(MMeta) == {0: {"m": 1}, 1: {"m": 1}}
     assert flow.get_task(flow=1) == MMetaDown()
 
@@ -1125,13 +1127,20 @@ def test_a_misspelled_parameter_warns_once_with_the_close_match():
     assert flow.outputLoad() is True  # ignored, as in d6tflow
 
 
-def test_a_parameter_of_another_task_or_unlike_any_does_not_warn(recwarn):
+def test_a_parameter_of_another_task_of_the_flow_does_not_warn(recwarn):
     flow = d6tflow.Workflow(TaskTypoDown, {"model": "gbm", "do_preprocess": False})
     flow.run(TaskTypo, execution_summary=False)  # 'model' is TaskTypoDown's: part of the flow
     flow.preview(TaskTypo)
-    shared = d6tflow.Workflow(TaskTypo, {"experiment_owner": "ana"})  # shared on purpose
-    shared.run(execution_summary=False)
     assert not [w for w in recwarn if issubclass(w.category, d6tflow.errors.CompatibilityWarning)]
+
+
+def test_a_parameter_unlike_any_warns_once_and_says_it_may_be_shared():
+    shared = d6tflow.Workflow(TaskTypo, {"experiment_owner": "ana"})
+    with pytest.warns(d6tflow.errors.CompatibilityWarning, match=r"'experiment_owner'.*shared"):
+        shared.run(execution_summary=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shared.preview()  # told once per flow
 
 
 def test_strict_refuses_a_parameter_no_task_declares():
