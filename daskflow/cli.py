@@ -189,6 +189,8 @@ def _flow(args: argparse.Namespace) -> Workflow:
     cls = load_task_class(args.task)  # first: --dir wins over a set_dir() the module calls
     if getattr(args, "dir", None):
         settings.set_dir(args.dir)
+    if getattr(args, "invalidation", None):
+        settings.invalidation = args.invalidation
     if getattr(args, "storage_option", None):
         settings.storage_options = {
             **settings.storage_options,
@@ -349,6 +351,13 @@ def make_parser() -> argparse.ArgumentParser:
             help="a task parameter (repeatable)",
         )
         p.add_argument("--dir", metavar="URL", help="root of the outputs (path or fsspec URL)")
+        p.add_argument(
+            "--invalidation",
+            choices=settings.INVALIDATION_MODES,
+            help="when outputs that exist are redone: exists (never, the default), code (the "
+            "code that makes them changed), code+data (or an input changed); also "
+            "DASKFLOW_INVALIDATION",
+        )
         p.add_argument(
             "--storage-option",
             action="append",

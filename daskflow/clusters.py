@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import importlib.util
 import sys
 import threading
 import time
@@ -174,4 +175,6 @@ def _handshake(address: str, timeout: float) -> None:
 def _describe_client(client: Any, address: str | None) -> str:
     where = address or getattr(client.scheduler, "address", "a cluster")
     link = getattr(client, "dashboard_link", None)
+    if link and importlib.util.find_spec("bokeh") is None:
+        link += ", which needs bokeh: pip install 'daskflow[cluster]'"
     return f"on {where}" + (f" (dashboard: {link})" if link else "")

@@ -51,6 +51,7 @@ class Format:
     name: str = ""
     ext: str = ""
     dataset: bool = False  # a folder of files (written by many workers), not one file
+    method: str | None = None  # what an object needs to be written (``to_parquet``), if any
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         """Write ``obj`` to ``path`` on the fsspec filesystem ``fs``."""
@@ -126,6 +127,7 @@ class Parquet(Format):
     """A pandas DataFrame as Parquet through pyarrow, snappy-compressed (``.parquet``)."""
 
     name, ext = "parquet", "parquet"
+    method = "to_parquet"
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         kwargs.setdefault("engine", "pyarrow")
@@ -142,6 +144,7 @@ class Csv(Format):
     """A pandas DataFrame as CSV without the index (``.csv``)."""
 
     name, ext = "csv", "csv"
+    method = "to_csv"
     compression: str | None = None
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
@@ -168,6 +171,7 @@ class Excel(Format):
     """A pandas DataFrame as an Excel sheet (``.xlsx``; needs ``openpyxl``)."""
 
     name, ext = "excel", "xlsx"
+    method = "to_excel"
 
     def save(self, obj: Any, fs: Any, path: str, **kwargs: Any) -> None:
         _require("openpyxl", self.name)

@@ -56,7 +56,7 @@ __all__ = [
     "write",
 ]
 
-MODES = ("exists", "code", "code+data")
+MODES = settings.INVALIDATION_MODES
 SUFFIX = ".manifest"
 HOST = socket.gethostname()  # (asked once: a manifest per task adds up on 100,000 tasks)
 

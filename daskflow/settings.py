@@ -50,7 +50,9 @@ lease_wait : float
 invalidation : str
     When a task whose outputs exist must run again: ``"exists"`` (never: d6tflow's rule, the
     default), ``"code"`` (also when the code that makes them changed) or ``"code+data"``
-    (also when an input changed). A task class's own ``invalidation`` attribute wins.
+    (also when an input changed). A task class's own ``invalidation`` attribute wins. The
+    environment variable ``DASKFLOW_INVALIDATION`` sets it for a process (``daskflow run
+    --invalidation code`` on the command line).
 strict : bool
     Make errors of what d6tflow accepted and daskflow only warns about
     (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a
@@ -106,7 +108,8 @@ cached: bool = False
 scheduler: Any = None
 mp_context: str | None = None
 connect_timeout: float = 10.0
-invalidation: str = "exists"
+INVALIDATION_MODES = ("exists", "code", "code+data")
+invalidation: str = os.environ.get("DASKFLOW_INVALIDATION", "exists")
 leases: bool = True
 lease_ttl: float = 60.0
 lease_wait: float = 3600.0
@@ -183,6 +186,10 @@ class _Module(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SECONDS:
             value = _seconds(name, value)
+        if name == "invalidation" and value not in INVALIDATION_MODES:
+            raise SettingsError(
+                f"settings.invalidation must be one of {INVALIDATION_MODES}, got {value!r}"
+            )
         if name in ("dir", "dirpath") and isinstance(value, (str, os.PathLike)):
             _check_root(os.fspath(value), f"settings.{name} = {value!r}")
         override = _override.get()
@@ -216,6 +223,11 @@ def _seconds(name: str, value: Any) -> float:
 
 
 sys.modules[__name__].__class__ = _Module
+if invalidation not in INVALIDATION_MODES:
+    raise SettingsError(
+        f"the environment variable DASKFLOW_INVALIDATION must be one of {INVALIDATION_MODES}, "
+        f"got {invalidation!r}"
+    )
 
 
 _ONE_SLASH = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]+):/(?!/)")  # (two letters at least: C:/)

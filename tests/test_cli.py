@@ -234,3 +234,35 @@ def test_a_url_with_one_slash_is_refused_with_the_fix(tmp_path):
     assert out.returncode != 0
     assert "did you mean 's3://bucket/x'" in out.stderr
     assert not (tmp_path / "s3:").exists()
+
+
+CODE_V1 = """
+from daskflow.tasks import TaskPickle
+
+
+class Edited(TaskPickle):
+    def run(self):
+        self.save({version})
+"""
+
+
+def test_invalidation_from_the_command_line_and_the_environment(tmp_path):
+    module = tmp_path / "edited.py"
+    module.write_text(CODE_V1.format(version=1))
+    root = str(tmp_path / "out")
+    out = daskflow("run", "edited.py:Edited", "--dir", root, "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    module.write_text(CODE_V1.format(version=2))  # the code that made the output changed
+    by_flag = daskflow(
+        "preview", "edited.py:Edited", "--dir", root, "--invalidation", "code", cwd=tmp_path
+    )
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert "PENDING" in by_flag.stdout
+    env = {**os.environ, "DASKFLOW_INVALIDATION": "code"}
+    by_env = daskflow("preview", "edited.py:Edited", "--dir", root, cwd=tmp_path, env=env)
+    assert "PENDING" in by_env.stdout, by_env.stderr
+    default = daskflow("preview", "edited.py:Edited", "--dir", root, cwd=tmp_path)
+    assert "COMPLETE" in default.stdout  # "exists", d6tflow's rule
+    env["DASKFLOW_INVALIDATION"] = "sometimes"
+    wrong = daskflow("preview", "edited.py:Edited", "--dir", root, cwd=tmp_path, env=env)
+    assert wrong.returncode != 0 and "DASKFLOW_INVALIDATION must be one of" in wrong.stderr

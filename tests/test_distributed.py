@@ -800,3 +800,18 @@ def test_code_mode_on_a_cluster_manifests_from_workers_make_the_rerun_a_no_op(cl
     assert flow.complete()
     flow.run(scheduler=client, execution_summary=False)
     assert len(records()) == ran  # nothing ran again
+
+
+def test_the_dashboard_link_of_a_run_opens_the_dashboard(client):
+    """The link progress prints serves Dask's status page (bokeh comes with the test and
+    cluster extras), not "Dask needs bokeh"."""
+    import urllib.request
+
+    from daskflow.clusters import _describe_client
+
+    where = _describe_client(client, None)
+    link = client.dashboard_link
+    assert link and f"(dashboard: {link})" in where
+    with urllib.request.urlopen(link, timeout=30) as page:
+        body = page.read().decode(errors="replace")
+    assert page.status == 200 and "needs bokeh" not in body and "Dask" in body

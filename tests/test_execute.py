@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import dask
+import pandas
 import pytest
 from helpers import RunLog, is_manifest
 
@@ -838,3 +839,35 @@ def test_a_run_keeps_a_level_the_user_set_on_the_logger_until_the_setting_change
         assert log.level == logging.ERROR
     finally:
         log.setLevel(before)
+
+
+class NoInputs(daskflow.tasks.TaskPqPandas):
+    def run(self):
+        self.got = self.inputLoad()
+        self.save(pandas.DataFrame({"a": [1]}))
+
+
+def test_input_load_without_requires_warns_and_gives_what_d6tflow_gave():
+    task = NoInputs()
+    with pytest.warns(
+        daskflow.errors.CompatibilityWarning, match=r"NoInputs\(\)\.inputLoad\(\).*requires no task"
+    ):
+        assert task.inputLoad() == []
+    daskflow.settings.strict = True
+    with pytest.raises(daskflow.errors.TaskDefinitionError, match=r"settings\.strict"):
+        task.inputLoad()
+
+
+class SavesADict(daskflow.tasks.TaskPqPandas):
+    def run(self):
+        self.save({"a": pandas.DataFrame({"x": [1]})})
+
+
+def test_saving_what_the_format_cannot_write_names_the_output_and_the_fix():
+    result = daskflow.Workflow(SavesADict).run(execution_summary=False, abort=False)
+    error = result.errors[SavesADict().task_id]
+    assert isinstance(error, daskflow.errors.SaveError)
+    text = str(error)
+    assert "SavesADict" in text and ".to_parquet()" in text and "got dict" in text
+    assert "persist = [...]" in text
+    assert not SavesADict().complete()

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import settings
 from ..context import run_inputs
-from ..errors import FormatError, OutputNotFoundError, StorageError, masked
+from ..errors import FormatError, OutputNotFoundError, SaveError, StorageError, masked
 from ..formats import Format, get_format
 from .names import fitted, system_temp_prefix, temporary_name
 from .urls import _fs, _local_fs, is_local, protocol, redact, resolve
@@ -284,6 +284,18 @@ class Target:
     def _write_temporary(self, obj: Any, kwargs: dict[str, Any]) -> str:
         """Write ``obj`` whole to a temporary local file (beside the output on local disk,
         for the rename); return its path, or remove it and raise."""
+        need = self.format.method
+        if need is not None and not hasattr(obj, need):
+            several = (
+                "; for several outputs, set persist = [...] and save a dict of them"
+                if isinstance(obj, Mapping)
+                else ""
+            )
+            raise SaveError(
+                f"{redact(self.url)}: the {self.format.name} format writes an object with "
+                f".{need}() (a pandas or Dask DataFrame), got {type(obj).__name__}{several}; "
+                "or use a task base for this kind of object (TaskPickle, TaskJson, ...)"
+            )
         path = self._open()[1]
         if is_local(self.url):
             folder, name = os.path.split(path)

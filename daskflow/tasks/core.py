@@ -366,6 +366,16 @@ class Task:
             Multi-output upstream tasks give dicts instead of lists.
         """
         req = self._requires()
+        if task is None and not flatten(req):
+            message = (
+                f"{self!r}.inputLoad(): {type(self).__name__} requires no task (its "
+                f"requires() gives {req!r}), so there is nothing to load and it returns "
+                f"{req!r}; declare requires() or @requires(...)"
+            )
+            if settings.current("strict"):
+                raise TaskDefinitionError(f"{message} (settings.strict is on)")
+            warnings.warn(message, CompatibilityWarning, stacklevel=2)
+            return req
         if task is not None:
             try:
                 req = req[task]
