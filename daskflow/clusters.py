@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import importlib.util
+import re
 import sys
 import threading
 import time
@@ -20,15 +21,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import settings
-from .errors import ClusterError
-from .runtime import DONE
+from .errors import ClusterError, mask
+from .runtime import DONE, FAILED, UPSTREAM_FAILED
 
 __all__ = ["get_distributed"]
 
-Done = Callable[[str, bool], None]
+Done = Callable[[str, str], None]  # (key, how its node ended: see schedulers.Done)
 
 
-def _nothing(key: str, ok: bool) -> None:
+def _nothing(key: str, state: str) -> None:
     pass
 
 
@@ -39,6 +40,7 @@ def get_distributed(
     too often, a result it could not move) gives the exception Dask reported for it, and
     every node without a result when the scheduler goes away mid-run a
     :class:`~daskflow.errors.ClusterError` saying so, so the run still returns."""
+    _workers_for(client, _needs(dsk), float(settings.worker_wait))
     futures = client.get(_unnamed(dsk), keys, sync=False)
     results: dict[str, Any] = {}
     lost: BaseException | None = None
@@ -49,11 +51,11 @@ def get_distributed(
             finished = [f for f in batch if f.status == "finished"]
             for future, value in zip(finished, client.gather(finished), strict=True):
                 results[future.key] = value
-                done(future.key, getattr(value, "state", None) == DONE)
+                done(future.key, getattr(value, "state", FAILED))
             for future in batch:
                 if future.status == "error":
                     results[future.key] = future.exception()
-                    done(future.key, False)
+                    done(future.key, _erred(dsk, future.key, results))
                 elif future.status != "finished":  # cancelled: the scheduler went away
                     results[future.key] = lost = lost or _lost(client, future.status)
     except Exception as e:  # the connection to the scheduler broke
@@ -68,6 +70,74 @@ def get_distributed(
 
 POLL = (0.005, 0.25)  # seconds between looks at the futures: the first, and the longest
 # (unless there are many)
+
+
+def _needs(dsk: Any) -> dict[tuple[tuple[str, float], ...], str]:
+    """The sets of worker resources the graph's nodes ask for (its layers' annotations), each
+    with a key that asks for it."""
+    out: dict[tuple[tuple[str, float], ...], str] = {}
+    for layer in getattr(dsk, "layers", {}).values():
+        res = (getattr(layer, "annotations", None) or {}).get("resources")
+        if res:
+            out.setdefault(tuple(sorted(res.items())), next(iter(layer), "?"))
+    return out
+
+
+def _workers(client: Any) -> dict[str, Any]:
+    try:
+        info = client.scheduler_info(n_workers=-1)  # (by default, only the first few)
+    except TypeError:  # an older distributed
+        info = client.scheduler_info()
+    return dict(info.get("workers") or {})
+
+
+def _workers_for(client: Any, needs: dict[tuple[tuple[str, float], ...], str], wait: float) -> None:
+    """Return once the cluster has a worker, and for each set of ``needs`` a worker with
+    those resources; else :class:`ClusterError` after ``wait`` seconds naming what is
+    missing (Dask itself would wait for them for ever)."""
+    where = getattr(client.scheduler, "address", "the cluster")
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        workers = _workers(client)
+        offered = [dict(w.get("resources") or {}) for w in workers.values()]
+        missing = [
+            (res, key)
+            for res, key in needs.items()
+            if not any(all(o.get(r, 0) >= n for r, n in res) for o in offered)
+        ]
+        if workers and not missing:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+    if not workers:
+        raise ClusterError(
+            f"the Dask scheduler at {where} has no workers (waited {wait:g} s, "
+            "settings.worker_wait); start some (dask worker <scheduler address>) or scale "
+            "the cluster up"
+        )
+    res, key = missing[0]
+    wanted = ", ".join(f"{r}={n:g}" for r, n in res)
+    have = sorted({", ".join(f"{r}={n:g}" for r, n in o.items()) or "none" for o in offered})
+    raise ClusterError(
+        f"no worker of the Dask cluster at {where} has the resources {wanted} that {key} "
+        f"asks for (waited {wait:g} s, settings.worker_wait); its workers offer: "
+        f"{'; '.join(have)}. Start workers with them (dask worker ... --resources "
+        f'"{wanted.replace(", ", ",")}") or change the task\'s resources'
+    )
+
+
+def _erred(dsk: Any, key: str, results: dict[str, Any]) -> str:
+    """How a node whose future erred ended: not run, when a node upstream of it erred or
+    failed first (Dask errs the dependents of an erred future with its exception); else
+    failed (its worker died, say)."""
+    from dask.core import get_dependencies
+
+    upstream = get_dependencies(dsk, key) if key in dsk else set()
+    bad = [u for u in upstream if u in results and getattr(results[u], "state", FAILED) != DONE]
+    return UPSTREAM_FAILED if bad else FAILED
 
 
 def _as_done(client: Any, futures: list[Any]) -> Iterator[list[Any]]:
@@ -138,6 +208,50 @@ def _is_client(obj: Any) -> bool:
     return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
 
 
+_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+
+
+def check_address(address: str) -> str:
+    """``address`` if it reads as a Dask scheduler's address (``tcp://host:port``, or
+    ``host:port``), else :class:`ClusterError` saying what is wrong, before any connection.
+
+    >>> check_address("tcp://127.0.0.1:8786")
+    'tcp://127.0.0.1:8786'
+    >>> check_address("tcp//127.0.0.1:8786")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    daskflow.errors.ClusterError: ... did you mean 'tcp://127.0.0.1:8786'?
+    """
+    bad = f"{mask(address)!r} is not a Dask scheduler address"
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        for s in _SCHEMES:
+            if address.startswith((f"{s}//", f"{s}:/")) and not address.startswith(f"{s}://"):
+                fixed = f"{s}://{address[len(s) :].lstrip(':/')}"
+                raise ClusterError(f"{bad}: did you mean {fixed!r}?")
+        scheme, rest = "tcp", address
+    if scheme not in _SCHEMES:
+        raise ClusterError(f"{bad}: unknown protocol {scheme!r} (one of {', '.join(_SCHEMES)})")
+    if scheme == "inproc":
+        return address
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    host = host.rpartition("@")[2].strip("[]")  # (after user:password@, if any)
+    if not colon or not host:
+        raise ClusterError(f"{bad}: expected {scheme}://host:port, e.g. tcp://10.0.0.5:8786")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"{bad}: the port {port!r} is not a number from 1 to 65535")
+    labels = host.split(".")
+    if len(labels) == 4 and labels[:3] == [x for x in labels[:3] if x.isdigit()]:
+        if not all(x.isdigit() and int(x) < 256 for x in labels):
+            raise ClusterError(f"{bad}: {host!r} is not an IPv4 address")
+    elif ":" not in host and not all(_LABEL.fullmatch(x) for x in labels):
+        raise ClusterError(f"{bad}: {host!r} is not a host name")
+    return address
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
 def _connect(address: str) -> Any:
     """A client of the scheduler at ``address``, or a :class:`ClusterError` within
     ``settings.connect_timeout`` seconds: first a handshake of its own under that bound
@@ -146,14 +260,20 @@ def _connect(address: str) -> Any:
     from distributed import Client
 
     timeout = settings.connect_timeout
+    check_address(address)
     try:
         _handshake(address, timeout)
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
         raise ClusterError(
-            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+            f"cannot reach the Dask scheduler at {mask(address)} within {timeout:g} s "
             f"({type(e).__name__}: {str(e) or 'no answer'}); is it running, and is the address "
             "right?"
+        ) from e
+    except Exception as e:  # it answered, but not as a Dask scheduler (an SSH banner, ...)
+        raise ClusterError(
+            f"{mask(address)} answered, but not as a Dask scheduler (what it sent is not "
+            "Dask's protocol); is it the scheduler's port (8786 by default)?"
         ) from e
 
 
@@ -173,7 +293,7 @@ def _handshake(address: str, timeout: float) -> None:
 
 
 def _describe_client(client: Any, address: str | None) -> str:
-    where = address or getattr(client.scheduler, "address", "a cluster")
+    where = mask(str(address or getattr(client.scheduler, "address", "a cluster")))
     link = getattr(client, "dashboard_link", None)
     if link and importlib.util.find_spec("bokeh") is None:
         link += ", which needs bokeh: pip install 'daskflow[cluster]'"

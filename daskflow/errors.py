@@ -59,6 +59,8 @@ __all__ = [
     "TaskIncompleteError",
     "UsageError",
     "WorkflowError",
+    "mask",
+    "masked",
 ]
 
 
@@ -135,12 +137,23 @@ class SaveError(OutputError, ValueError):
     """``save()`` was called with data that does not match the task's outputs."""
 
 
-_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/\s@]+@|()[^\s/@:\"'(]+:[^\s/@\"']+@")
+_CREDENTIALS = re.compile(
+    r"(\w[\w+.-]*://)(?:[^\s/@]+|[^\s/@:]*:[^\s@]*)@"  # scheme://user:pass@ (pass may hold /)
+    r"|()[^\s/@:\"'(]+:(?!//)[^\s@\"']+@"  # a bare key:secret@bucket (not scheme://)
+)
 """A user and password (or key and secret) written into a URL, with its scheme or as a bare
 ``key:secret@bucket`` (as a storage library quotes a bucket name): never shown in a message."""
 
 
-def _mask(text: str) -> str:
+def mask(text: str) -> str:
+    """``text`` with every user and password (key and secret, token) written into a URL
+    masked, whatever characters the secret holds: the one mask of every message.
+
+    >>> mask("s3://AKIA:wJal/rXU+tn@bucket/x and tcp://user:pw@10.0.0.5:8786")
+    's3://***@bucket/x and tcp://***@10.0.0.5:8786'
+    >>> mask("s3://bucket/a@b.csv"), mask("key:se/cret@bucket")
+    ('s3://bucket/a@b.csv', '***@bucket')
+    """
     return _CREDENTIALS.sub(r"\1***@", text)
 
 
@@ -158,7 +171,7 @@ def masked(error: BaseException) -> BaseException:
     cause = masked(error.__cause__) if error.__cause__ is not None else None
     context = masked(error.__context__) if error.__context__ is not None else None
     text = str(error)
-    clean = _mask(text)
+    clean = mask(text)
     if clean == text and cause is error.__cause__ and context is error.__context__:
         return error
     stand_in = MaskedError(f"{type(error).__qualname__}: {clean}")
@@ -184,7 +197,7 @@ class StorageError(OutputError, OSError):
     """
 
     def __init__(self, message: str, url: str | None = None) -> None:
-        super().__init__(_mask(message))
+        super().__init__(mask(message))
         self.url = url
 
     def __str__(self) -> str:

@@ -86,8 +86,8 @@ def execute(
             )
             ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
 
-            def done(key: str, ok: bool) -> None:
-                progress.finished(ids.get(key, key), ok)
+            def done(key: str, state: str) -> None:
+                progress.finished(ids.get(key, key), state)
 
             outcome = get(
                 annotated(dsk, graph, keys) if cluster else dsk,

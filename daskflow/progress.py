@@ -11,7 +11,10 @@ output) a line is written at most every ``interval`` seconds, and always at the 
 
     [daskflow] running 12 tasks on 2 local processes
     [daskflow] 5/12 tasks done: TaskA 4/4, TaskB 1/8
-    [daskflow] 12/12 tasks done: TaskA 4/4, TaskB 8/8 (1 failed or skipped)
+    [daskflow] 10/12 tasks done, 1 failed, 1 not run (a task upstream failed): TaskA 4/4, TaskB 6/8
+
+A task counts as done only when it succeeded; one that failed, and one not run because a
+task upstream of it failed, are counted apart.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import IO, Any
+
+from .runtime import DONE, UPSTREAM_FAILED
 
 __all__ = ["Reporter"]
 
@@ -60,6 +65,7 @@ class Reporter:
         self.totals = Counter(self.families.values())
         self.done: Counter[str] = Counter()
         self.failed = 0
+        self.skipped = 0
         self.enabled = enabled and bool(self.families)
         self._stream = stream
         self.interval = interval
@@ -81,13 +87,18 @@ class Reporter:
             self.stream.write(f"[daskflow] running {n} task{'s' if n != 1 else ''} {where}\n")
             self.stream.flush()
 
-    def finished(self, key: str, ok: bool = True) -> None:
-        """Count the task ``key`` as finished (``ok=False``: it failed or was skipped)."""
+    def finished(self, key: str, state: str | bool = DONE) -> None:
+        """Count the task ``key`` as finished: ``state`` is how (``runtime.DONE``,
+        ``FAILED`` or ``UPSTREAM_FAILED``; True and False also mean done and failed)."""
         family = self.families.get(key)
         if family is None:
             return
-        self.done[family] += 1
-        self.failed += not ok
+        if state is True or state == DONE:
+            self.done[family] += 1
+        elif state == UPSTREAM_FAILED:
+            self.skipped += 1
+        else:
+            self.failed += 1
         self._dirty = True
         now = time.monotonic()
         if self.enabled and (self._tty() or now - self._last >= self.interval):
@@ -98,8 +109,10 @@ class Reporter:
         """The progress text."""
         total = sum(self.totals.values())
         parts = ", ".join(f"{f} {self.done[f]}/{self.totals[f]}" for f in sorted(self.totals))
-        failed = f" ({self.failed} failed or skipped)" if self.failed else ""
-        return f"[daskflow] {sum(self.done.values())}/{total} tasks done: {parts}{failed}"
+        bad = f", {self.failed} failed" if self.failed else ""
+        if self.skipped:
+            bad += f", {self.skipped} not run (a task upstream failed)"
+        return f"[daskflow] {sum(self.done.values())}/{total} tasks done{bad}: {parts}"
 
     def _write(self) -> None:
         self._dirty = False

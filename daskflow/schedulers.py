@@ -1,7 +1,7 @@
 """Schedulers: get-functions that run a compiled graph, and the resolver that picks one.
 
-In Dask a scheduler is a get-function, ``get(dsk, keys)``; here each takes a ``done(key, ok)``
-callback too, for progress, and returns one result per key: the node's
+In Dask a scheduler is a get-function, ``get(dsk, keys)``; here each takes a ``done(key, state)``
+callback too, for progress (how each node ended), and returns one result per key: the node's
 :class:`~daskflow.runtime.NodeResult`, or the exception Dask gave for a node that did not
 return one. One small function per kind:
 
@@ -53,7 +53,7 @@ from .clusters import _active_client, _connect, _describe_client, _is_client, ge
 from .errors import TaskError, WorkflowError
 from .graph import TaskGraph, levels
 from .pool import WorkerPool, in_daemon, start_method, worker_pool
-from .runtime import DONE, FAILED, NodeResult
+from .runtime import FAILED, NodeResult
 
 __all__ = [
     "Choice",
@@ -68,8 +68,9 @@ __all__ = [
 
 logger = logging.getLogger("daskflow")
 
-Done = Callable[[str, bool], None]
-"""Called with a task's key and whether it succeeded, as each node finishes."""
+Done = Callable[[str, str], None]
+"""Called with a task's key and how its node ended (``runtime.DONE``, ``FAILED`` or
+``UPSTREAM_FAILED``: not tried, since a task upstream failed), as each node finishes."""
 
 NAMES = ("sync", "threads", "processes", "distributed")
 _ALIASES = {
@@ -85,13 +86,13 @@ _ALIASES = {
 }
 
 
-def _nothing(key: str, ok: bool) -> None:
+def _nothing(key: str, state: str) -> None:
     pass
 
 
 def _report(done: Done, key: str, result: Any) -> None:
     if isinstance(result, NodeResult):
-        done(key, result.state == DONE)
+        done(key, result.state)
 
 
 # -- evaluating a node -----------------------------------------------------------------------

@@ -37,6 +37,10 @@ mp_context : str or None
     elsewhere.
 connect_timeout : float
     Seconds to wait for a Dask scheduler given by address before giving up.
+worker_wait : float
+    Seconds a run waits for a cluster to have a worker at all, and one with the
+    ``resources`` each task asks for (an adaptive cluster may be starting them), before it
+    fails naming what is missing.
 leases : bool
     Take a lease on each task before running it (:mod:`daskflow.leases`), so concurrent runs
     on one root execute each task once and never mix their outputs. On by default.
@@ -95,6 +99,7 @@ __all__ = [
     "snapshot",
     "storage_options",
     "strict",
+    "worker_wait",
 ]
 
 dir: str = "data"
@@ -108,6 +113,7 @@ cached: bool = False
 scheduler: Any = None
 mp_context: str | None = None
 connect_timeout: float = 10.0
+worker_wait: float = 60.0
 INVALIDATION_MODES = ("exists", "code", "code+data")
 invalidation: str = os.environ.get("DASKFLOW_INVALIDATION", "exists")
 leases: bool = True
@@ -199,7 +205,12 @@ class _Module(types.ModuleType):
 
 
 _SHARED_SET = frozenset(SHARED)
-_SECONDS = {"lease_ttl": False, "lease_wait": True, "connect_timeout": False}  # 0 allowed?
+_SECONDS = {  # 0 allowed?
+    "lease_ttl": False,
+    "lease_wait": True,
+    "connect_timeout": False,
+    "worker_wait": True,
+}
 
 
 def _seconds(name: str, value: Any) -> float:

@@ -269,7 +269,7 @@ def test_dockerfile(dockerfile):
     steps = _instructions(dockerfile)
     assert steps[0] == ("FROM", "python:3.11-slim")
     runs = " ".join(args for kind, args in steps if kind == "RUN")
-    assert 'pip install ".[s3]" "dask[distributed]"' in runs
+    assert 'pip install ".[s3,cluster]" "dask[distributed]"' in runs  # cluster: the dashboard
     # the Helm chart's commands exist in the image
     assert "/usr/local/bin/dask-scheduler" in runs and "/usr/local/bin/dask-worker" in runs
     # what it copies exists, relative to the build context (the repository root)

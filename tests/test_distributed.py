@@ -815,3 +815,96 @@ def test_the_dashboard_link_of_a_run_opens_the_dashboard(client):
     with urllib.request.urlopen(link, timeout=30) as page:
         body = page.read().decode(errors="replace")
     assert page.status == 200 and "needs bokeh" not in body and "Dask" in body
+
+
+class Square(TaskPickle):
+    x = daskflow.IntParameter()
+
+    def run(self):
+        self.save(self.x * self.x)
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("tcp//127.0.0.1:8786", "did you mean 'tcp://127.0.0.1:8786'"),
+        ("127.0.0.l:8786", "'127.0.0.l' is not an IPv4 address"),
+        ("tcp://127.0.0.1:99999", "the port '99999' is not a number from 1 to 65535"),
+        ("udp://127.0.0.1:8786", "unknown protocol 'udp'"),
+        ("tcp://user:s3cr/et@127.0.0.1:0", "port '0'"),
+    ],
+)
+def test_a_malformed_address_is_refused_at_once_naming_the_fault(address, says):
+    start = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        daskflow.Workflow(Square, {"x": 1}).run(scheduler=address, execution_summary=False)
+    assert says in str(info.value) and "s3cr" not in str(info.value)
+    assert time.monotonic() - start < 5  # no connection tried, no timeout waited
+
+
+def test_a_port_that_speaks_first_is_not_taken_for_a_scheduler():
+    """A service that greets first (an SSH server's banner) gives a clear error, not a
+    2.82 EiB MemoryError from reading its banner as a frame length."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def banner():
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" * 4)
+            time.sleep(3)
+            conn.close()
+
+    thread = threading.Thread(target=banner, daemon=True)
+    thread.start()
+    daskflow.settings.connect_timeout = 2
+    try:
+        with pytest.raises(ClusterError) as info:
+            daskflow.Workflow(Square, {"x": 1}).run(
+                scheduler=f"tcp://127.0.0.1:{port}", execution_summary=False
+            )
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    text = str(info.value)
+    assert "not as a Dask scheduler" in text and "EiB" not in text, text
+
+
+def test_a_cluster_without_workers_fails_within_worker_wait():
+    from distributed import Client, LocalCluster
+
+    daskflow.settings.worker_wait = 1
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty,
+        Client(empty, set_as_default=False) as client,
+    ):
+        start = time.monotonic()
+        result = daskflow.Workflow(Square, {"x": 2}).run(
+            scheduler=client, execution_summary=False, abort=False
+        )
+        assert time.monotonic() - start < 20
+    error = next(iter(result.errors.values()))
+    assert "has no workers" in str(error) and "settings.worker_wait" in str(error)
+
+
+class NeedsAGPU(TaskPickle):
+    resources = {"GPU": 1}  # noqa: RUF012
+
+    def run(self):
+        self.save(1)
+
+
+def test_a_task_no_worker_can_run_fails_naming_the_resource(client):
+    daskflow.settings.worker_wait = 0.5
+    start = time.monotonic()
+    result = daskflow.Workflow(NeedsAGPU).run(
+        scheduler=client, execution_summary=False, abort=False
+    )
+    assert time.monotonic() - start < 20
+    text = str(result.errors[NeedsAGPU().task_id])
+    assert "GPU=1" in text and "offer: none" in text and "--resources" in text

@@ -294,22 +294,22 @@ class AfterBoth(Recorded):
 
 class Marking(Reporter):
     """Writes ``finished-{task_id}`` for each finished task (in the calling process), and
-    keeps the ``(task_id, ok)`` it was told."""
+    keeps the ``(task_id, state)`` it was told."""
 
     def __init__(self) -> None:
         super().__init__({}, enabled=False, summary=False)
-        self.seen: list[tuple[str, bool]] = []
+        self.seen: list[tuple[str, str | bool]] = []
 
-    def finished(self, key: str, ok: bool = True) -> None:
-        self.seen.append((key, ok))
+    def finished(self, key: str, state: str | bool = DONE) -> None:
+        self.seen.append((key, state))
         _touch(f"finished-{key}")
 
 
 class Interrupting(Marking):
     """A user's Ctrl-C in the calling thread as the first task finishes."""
 
-    def finished(self, key: str, ok: bool = True) -> None:
-        super().finished(key, ok)
+    def finished(self, key: str, state: str | bool = DONE) -> None:
+        super().finished(key, state)
         raise KeyboardInterrupt(f"interrupted after {key}")
 
 
@@ -319,12 +319,12 @@ class Interrupting(Marking):
 @dataclass
 class Raw:
     """What :meth:`Flow.get` got: the choice, the task ids asked for (in order), the get's
-    results, and the ``done`` calls (task id, ok)."""
+    results, and the ``done`` calls (task id, how its node ended)."""
 
     choice: Choice
     asked: list[str]
     out: list[Any]
-    done: list[tuple[str, bool]]
+    done: list[tuple[str, str]]
 
 
 @dataclass
@@ -353,7 +353,7 @@ class Flow:
         cluster = chosen.name == "distributed"
         run_id = uuid.uuid4().hex[:12]
         token = run_id if cluster else None
-        done: list[tuple[str, bool]] = []
+        done: list[tuple[str, str]] = []
         with chosen.open() as get:
             env = Environment.here(run_id) if chosen.portable else None
             codes: dict = {}
@@ -367,7 +367,7 @@ class Flow:
             out = get(
                 annotated(dsk, graph, keys) if cluster else dsk,
                 names,
-                lambda key, ok: done.append((ids[key], ok)),
+                lambda key, state: done.append((ids[key], state)),
                 **kwargs,
             )
             if token is not None:
@@ -460,7 +460,7 @@ class GetFunctionContract:
         assert all(isinstance(r, NodeResult) for r in raw.out), raw.out
         assert [r.key for r in raw.out] == raw.asked
         assert {r.state for r in raw.out} == {DONE}
-        assert sorted(raw.done) == sorted((k, True) for k in graph.tasks)  # once per key
+        assert sorted(raw.done) == sorted((k, DONE) for k in graph.tasks)  # once per key
         _ordered([Layers()])
 
     # 2. failure isolation
@@ -495,14 +495,14 @@ class GetFunctionContract:
         (failed,) = [r for r in raw.out if r.state == FAILED]
         assert isinstance(failed.error, Boom)
 
-    def test_done_says_which_nodes_did_not_succeed(self, flow):
+    def test_done_says_how_each_node_ended(self, flow):
         raw = flow.get([AfterFails(), AfterIndependent()])
         assert sorted(raw.done) == sorted(
             [
-                (Fails().task_id, False),
-                (AfterFails().task_id, False),
-                (Independent().task_id, True),
-                (AfterIndependent().task_id, True),
+                (Fails().task_id, FAILED),
+                (AfterFails().task_id, UPSTREAM_FAILED),
+                (Independent().task_id, DONE),
+                (AfterIndependent().task_id, DONE),
             ]
         )
 
@@ -552,9 +552,9 @@ class GetFunctionContract:
         flow.run([AfterDies(caller=caller, after=after), Lives()], reporter=reporter)
         assert sorted(reporter.seen) == sorted(
             [
-                (AfterDies(caller=caller, after=after).task_id, False),
-                (Dies(caller=caller, after=after).task_id, False),
-                (Lives().task_id, True),
+                (AfterDies(caller=caller, after=after).task_id, UPSTREAM_FAILED),
+                (Dies(caller=caller, after=after).task_id, FAILED),
+                (Lives().task_id, DONE),
             ]
         )
 
@@ -591,7 +591,7 @@ class GetFunctionContract:
         reporter = Interrupting()
         with pytest.raises(KeyboardInterrupt):
             flow.run(root, reporter=reporter)
-        assert reporter.seen == [(FirstDone(concurrent=self.concurrent).task_id, True)]
+        assert reporter.seen == [(FirstDone(concurrent=self.concurrent).task_id, DONE)]
         assert FirstDone(concurrent=self.concurrent).complete()
         assert not HeldSlow().complete() and not root.complete()
         assert "end HeldSlow()" not in records()

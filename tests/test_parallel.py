@@ -320,6 +320,12 @@ class Bystander(TaskPickle):
         self.save(where())
 
 
+@daskflow.requires(RaisesTwoArgs)
+class AfterRaises(TaskPickle):
+    def run(self):
+        self.save(1)
+
+
 @pytest.mark.parametrize(
     ("task", "exc_type", "message"),
     [
@@ -415,8 +421,15 @@ def test_progress_counts_failures(capsys):
     daskflow.run([RaisesTwoArgs(), Bystander()], scheduler="processes", workers=2, abort=False)
     lines = _progress_lines(capsys.readouterr().err)
     assert lines[0].startswith("[daskflow] running 2 tasks")
+    assert lines[-1] == "[daskflow] 1/2 tasks done, 1 failed: Bystander 1/1, RaisesTwoArgs 0/1"
+
+
+def test_progress_counts_tasks_not_run_apart_from_failures(capsys):
+    daskflow.run([AfterRaises(), Bystander()], scheduler="sync", abort=False)
+    lines = _progress_lines(capsys.readouterr().err)
     assert lines[-1] == (
-        "[daskflow] 2/2 tasks done: Bystander 1/1, RaisesTwoArgs 1/1 (1 failed or skipped)"
+        "[daskflow] 1/3 tasks done, 1 failed, 1 not run (a task upstream failed): "
+        "AfterRaises 0/1, Bystander 1/1, RaisesTwoArgs 0/1"
     )
 
 

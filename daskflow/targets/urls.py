@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..context import base_dir
-from ..errors import StorageError, masked
+from ..errors import StorageError, mask, masked
 
 __all__ = ["is_local", "protocol", "redact", "resolve"]
 
@@ -45,13 +45,7 @@ def redact(url: str) -> str:
     >>> redact("data/Task/x.pkl")
     'data/Task/x.pkl'
     """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host, slash, tail = rest.partition("/")
-    if "@" in host:
-        host = "***@" + host.rsplit("@", 1)[1]
-    return f"{scheme}://{host}{slash}{tail}"
+    return mask(url)
 
 
 def resolve(url: str) -> str:
