@@ -47,7 +47,8 @@ def reasons(
         elif not exist.get(key, False):
             text = "output missing"
         elif verdict is not None and not verdict.current:
-            text = _detail(task, verdict, old)
+            now = {d: seen.commits.get(d) for d in graph.deps[key]}
+            text = _detail(task, verdict, old, now, graph.tasks)
         else:
             pending = [graph.tasks[d] for d in graph.deps[key] if not complete[d]]
             text = "upstream pending: " + ", ".join(repr(t) for t in pending)
@@ -64,7 +65,15 @@ def _last_manifest(task: Task, verdict: manifests.Verdict | None) -> manifests.M
     return manifests.read(home, verdict.stamp) if home is not None else None
 
 
-def _detail(task: Task, verdict: manifests.Verdict, old: manifests.Manifest | None) -> str:
+def _detail(
+    task: Task,
+    verdict: manifests.Verdict,
+    old: manifests.Manifest | None,
+    upstream: Mapping[str, str | None] | None = None,
+    tasks: Mapping[str, Task] | None = None,
+) -> str:
+    """Why the manifest ``old`` is not current; ``upstream``: the commit each upstream task's
+    manifest names now (which its task's last run read otherwise is said by name)."""
     if verdict.reason == "no manifest":
         return (
             "no manifest: its outputs were made by d6tflow or an earlier daskflow, so whether "
@@ -100,6 +109,13 @@ def _detail(task: Task, verdict: manifests.Verdict, old: manifests.Manifest | No
         files = manifests.file_stamps(task)
         names = [f"file {u}" for u, s in files.items() if old.files.get(u) != s]
         names += [f"file {u} (no longer read)" for u in old.files if u not in files]
+        for dep, commit in (upstream or {}).items():
+            if old.upstream.get(dep, "") != commit:
+                shown = repr(tasks[dep]) if tasks and dep in tasks else dep
+                was = old.upstream.get(dep)
+                names.append(
+                    f"{shown} was remade" if was else f"{shown} (not read by its last run)"
+                )
         return "input changed: " + (", ".join(names) or "an upstream task's outputs were remade")
     return verdict.reason
 

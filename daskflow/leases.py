@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -93,10 +94,22 @@ class Holder:
 
     @classmethod
     def parse(cls, raw: bytes) -> Holder | None:
+        """What ``raw`` says, or None: being written, not a lease of ours, or edited into
+        something else (a field of the wrong type counts as unreadable)."""
         try:
-            return cls(**json.loads(raw))
-        except (ValueError, TypeError):
-            return None  # being written, or not a lease of ours
+            holder = cls(**json.loads(raw))
+        except (ValueError, TypeError, RecursionError):
+            return None
+        kinds = {"task": str, "run": str, "host": str, "pid": int, "tag": str}
+        if not all(type(getattr(holder, k)) is t for k, t in kinds.items()):
+            return None
+        if not all(
+            type(v) in (int, float) and math.isfinite(v) for v in (holder.since, holder.expires)
+        ):
+            return None
+        if not 0 < holder.pid < 2**31:
+            return None
+        return holder
 
     def dead(self, now: float) -> bool:
         """Whether the holder is gone: its expiry passed, or it was a process of this machine

@@ -47,7 +47,7 @@ from typing import Any
 
 from . import leases, manifests, settings
 from .context import base_dir, run_inputs
-from .errors import CompatibilityWarning, TaskError
+from .errors import CompatibilityWarning, TaskDefinitionError, TaskError
 from .fingerprint import fingerprint, library_versions
 from .graph import build, to_run
 from .owned import entries
@@ -422,6 +422,10 @@ def _run_leased(
                 commit = record(yielded) if not notes else ""  # last: it marks the commit complete
                 log.record()
                 break
+            except SystemExit as e:  # sys.exit() in run(): the task fails, the run goes on
+                error = TaskError(f"{task!r}.run() called sys.exit({e.code!r})")
+                error.__cause__ = e
+                return _failed(task, error, away, start, attempts)
             except Exception as e:
                 if attempts <= task.retries and not isinstance(e, leases.LeaseError):
                     logger.warning("%r failed (attempt %d), retrying: %s", task, attempts, e)
@@ -556,6 +560,12 @@ def _drive(task: Task, gen: Any) -> list[Task]:
     try:
         needed = next(gen)
         while True:
+            odd = [x for x in flatten(needed) if not isinstance(x, Task)]
+            if odd:
+                raise TaskDefinitionError(
+                    f"{task!r}.run() yielded {odd[0]!r}; a run() may yield only tasks "
+                    "(instances), or lists or dicts of them, and gets their outputs back"
+                )
             handed = _map_structure(task._hand_down, needed)
             yielded.extend(flatten(handed))
             run_nested(flatten(handed))

@@ -871,3 +871,39 @@ def test_saving_what_the_format_cannot_write_names_the_output_and_the_fix():
     assert "SavesADict" in text and ".to_parquet()" in text and "got dict" in text
     assert "persist = [...]" in text
     assert not SavesADict().complete()
+
+
+class Exits(daskflow.tasks.TaskPickle):
+    def run(self):
+        import sys
+
+        sys.exit(3)
+
+
+class Sibling(daskflow.tasks.TaskPickle):
+    def run(self):
+        self.save("fine")
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads", None])
+def test_sys_exit_in_run_fails_the_task_and_the_run_goes_on(scheduler):
+    result = daskflow.run(
+        [Exits(), Sibling()], scheduler=scheduler, abort=False, execution_summary=False
+    )
+    error = result.errors[Exits().task_id]
+    assert isinstance(error, daskflow.errors.TaskError)
+    assert "Exits().run() called sys.exit(3)" in str(error)
+    assert Sibling().complete() and not Exits().complete()
+
+
+class YieldsANumber(daskflow.tasks.TaskPickle):
+    def run(self):
+        yield 5
+        self.save(1)
+
+
+def test_yielding_what_is_not_a_task_names_it():
+    result = daskflow.run(YieldsANumber(), scheduler="sync", abort=False, execution_summary=False)
+    error = result.errors[YieldsANumber().task_id]
+    assert isinstance(error, daskflow.errors.TaskDefinitionError)
+    assert "YieldsANumber().run() yielded 5; a run() may yield only tasks" in str(error)

@@ -210,7 +210,7 @@ def test_an_upstream_remade_makes_its_readers_pending_under_code_and_data(projec
     project.step("force", "code+data", "Source")  # Source alone is made again
     assert project.run("code") == []  # its readers' code did not change
     explained = project.step("explain", "code+data")
-    assert "Compute(): input changed: an upstream task's outputs were remade" in explained
+    assert "Compute(): input changed: Source() was remade" in explained
     assert project.run("code+data") == ["Compute", "Report"]  # but what they read did
     assert project.run("code+data") == []
 

@@ -532,3 +532,29 @@ def test_a_holder_whose_clock_is_behind_is_not_taken_over_while_it_renews(s3):
     result = daskflow.Workflow(Leased).run(execution_summary=False)
     assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        {"expires": "soon"},
+        {"pid": "12"},
+        {"pid": 2**70},
+        {"since": float("inf")},
+        {"task": None},
+    ],
+)
+def test_a_hand_edited_lease_reads_as_unreadable_not_as_an_error(edited):
+    holder = leases.Holder("T", "run", "host", 12, 1.0, 2.0, "tag")
+    raw = json.dumps({**vars(holder), **edited}).encode()
+    assert leases.Holder.parse(raw) is None
+    assert leases.Holder.parse(holder.text()) == holder
+
+
+def test_a_hand_edited_lease_on_s3_is_taken_over_after_lease_ttl(s3):
+    task = Leased()
+    url = f"{task.output().folder}/.{task.task_id}.lease"
+    s3.fs.pipe_file(url[5:], json.dumps({"task": 1, "pid": "x", "expires": "soon"}).encode())
+    settings.lease_ttl = 0.5
+    result = daskflow.Workflow(Leased).run(execution_summary=False)
+    assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
