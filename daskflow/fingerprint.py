@@ -25,6 +25,7 @@ replaces the computed fingerprint for a task whose author wants to decide.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import marshal
@@ -79,7 +80,20 @@ def _project(obj: Any) -> str | None:
     real = os.path.realpath(path)
     if real.startswith(_ROOTS) or "site-packages" in real or "dist-packages" in real:
         return None
-    return real
+    return _relative(real, tuple(sys.path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative(real: str, path: tuple[str, ...], cwd: str) -> str:
+    """``real`` relative to the import root it was found under (the longest ``sys.path``
+    entry, or the working folder, that holds it): what manifests record, so they name no
+    machine's absolute paths (a project may commit them with its data)."""
+    best = ""
+    for entry in (*path, cwd):
+        root = os.path.join(os.path.realpath(entry or cwd), "")
+        if real.startswith(root) and len(root) > len(best):
+            best = root
+    return real[len(best) :] if best else real
 
 
 class _Strip(ast.NodeTransformer):

@@ -428,3 +428,12 @@ def test_cli_preview_explain_and_accept(project):
     assert "Compute(): code changed: changed helpers_mod.inner" in explained
     assert "accepted:\n  Compute()" in cli("accept")
     assert "Every task is complete." in cli("preview", "--explain")
+
+
+def test_manifests_name_source_files_relative_to_their_import_root(project):
+    project.run("code")
+    (manifest,) = (project.root / ".manifests" / "Compute").iterdir()
+    covered = json.loads(manifest.read_text())["covered"]
+    files = {where for where, _ in covered.values() if where}
+    assert "helpers_mod.py" in files and "pipeline.py" in files, files
+    assert not [f for f in files if os.path.isabs(f)], files
