@@ -27,6 +27,8 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import inspect
 import marshal
 import os
@@ -134,6 +136,10 @@ def _parse(func: Any) -> tuple[str, list[str]]:
     if tree is not None:
         local = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in _args(n)}
         for node in ast.walk(tree):
+            if isinstance(node, ast.Import):  # an import inside the function: its module
+                names += [f"{_IMPORT}{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names.append(f"{_IMPORT}{'.' * node.level}{node.module or ''}")
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                 chain = _chain(node)
                 if chain and chain.split(".")[0] not in local:
@@ -187,6 +193,38 @@ def digest(text: str) -> str:
 _CONSTANTS = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, list, dict)
 
 
+_IMPORT = "import "  # (a name that cannot be an identifier: an import inside a function)
+_NOT_CODE = frozenset({"_abc_impl"})
+
+
+def _is_parameter(value: Any) -> bool:
+    """A parameter declaration (its values are in the task id, not in the code)."""
+    return any(c.__name__ == "Parameter" for c in type(value).__mro__)
+
+
+def _module_file(name: str) -> str | None:
+    """The source file of the project module ``name``, found without importing it (nor its
+    packages); None for a module of the standard library or an installed package."""
+    parts = name.split(".")
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(parts[0])
+        for i in range(1, len(parts)):
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(
+                ".".join(parts[: i + 1]), list(spec.submodule_search_locations)
+            )
+    except (ImportError, ValueError):
+        return None
+    origin = str(getattr(spec, "origin", None) or "")
+    if not origin.endswith(".py"):
+        return None
+    real = os.path.realpath(origin)
+    if real.startswith(_ROOTS) or "site-packages" in real or "dist-packages" in real:
+        return None
+    return real
+
+
 def _resolve(name: str, namespace: dict[str, Any]) -> Any:
     """What ``name`` (``a`` or ``a.b.c``) means in ``namespace``, as far as it goes."""
     head, *rest = name.split(".")
@@ -226,7 +264,34 @@ class _Walk:
                 except ValueError:
                     continue
         for name in names:
-            self.value(_resolve(name, namespace), name)
+            if name.startswith(_IMPORT):
+                self.module_file(name[len(_IMPORT) :], func)
+            else:
+                self.value(_resolve(name, namespace), name)
+
+    def module_file(self, name: str, func: Any) -> None:
+        """Cover the whole source file of a project module a function imports inside its
+        body: found without importing it (an import may have effects), the same whether or
+        not something imported it already."""
+        package = getattr(sys.modules.get(func.__module__), "__package__", None) or ""
+        try:
+            full = importlib.util.resolve_name(name, package) if name.startswith(".") else name
+        except (ImportError, ValueError):
+            return
+        key = f"module {full}"
+        if key in self.covered:
+            return
+        path = _module_file(full)
+        if path is None:
+            return
+        try:
+            with open(path, "rb") as f:
+                self.covered[key] = (
+                    _relative(path, tuple(sys.path), os.getcwd()),
+                    digest(f.read().hex()),
+                )
+        except OSError:
+            return
 
     def klass(self, cls: type, qualname: str | None = None) -> None:
         if id(cls) in self.seen or _project(cls) is None:
@@ -240,6 +305,13 @@ class _Walk:
                 value = value.fget
             if isinstance(value, types.FunctionType):
                 self.function(value, f"{name}.{attr}")
+            elif not (attr.startswith("__") or attr in _NOT_CODE or _is_parameter(value)):
+                self.value(value, f"{name}.{attr}")  # a class attribute the code reads
+        fields = getattr(cls, "__dataclass_fields__", None)
+        for field_name, spec in sorted((fields or {}).items()):
+            factory = getattr(spec, "default_factory", None)
+            if callable(factory) and isinstance(factory, types.FunctionType):
+                self.function(factory, f"{name}.{field_name} (default factory)")
         for base in cls.__mro__[1:]:
             self.klass(base)
 
@@ -254,10 +326,56 @@ class _Walk:
             self.klass(obj, f"{obj.__module__}.{obj.__qualname__}")
         elif isinstance(obj, types.MethodType):
             self.function(obj.__func__, f"{obj.__func__.__module__}.{obj.__func__.__qualname__}")
-        elif isinstance(obj, _CONSTANTS):
-            text = repr(obj)
-            if len(text) <= 100_000:
+        else:
+            text = self.encode(obj, 0)
+            if text is not None:
                 self.covered.setdefault(f"constant {name}", ("", digest(text)))
+
+    def encode(self, obj: Any, depth: int) -> str | None:
+        """A text of a value the code reads that is the same in every process (sets sorted,
+        no memory addresses), following what it holds: functions, classes and instances of
+        the project, ``functools.partial``; None for what is not data (a module, a task
+        class, ...)."""
+        if depth > 20:
+            return "..."
+        if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+            return f"{type(obj).__name__}:{obj!r}"
+        if isinstance(obj, (list, tuple)):
+            listed = [str(self.encode(v, depth + 1)) for v in obj]
+            return f"{type(obj).__name__}[" + ",".join(listed) + "]"
+        if isinstance(obj, (set, frozenset)):
+            members = sorted(str(self.encode(v, depth + 1)) for v in obj)
+            return f"{type(obj).__name__}{{" + ",".join(members) + "}"
+        if isinstance(obj, dict):
+            items = [
+                f"{self.encode(k, depth + 1)}:{self.encode(v, depth + 1)}" for k, v in obj.items()
+            ]
+            return "dict{" + ",".join(items) + "}"
+        if isinstance(obj, functools.partial):
+            return (
+                f"partial({self.encode(obj.func, depth + 1)},{self.encode(obj.args, depth + 1)},"
+                f"{self.encode(obj.keywords, depth + 1)})"
+            )
+        if isinstance(obj, (types.FunctionType, types.MethodType, type)):
+            if isinstance(obj, type) and issubclass(obj, Task):
+                return f"task {obj.__module__}.{obj.__qualname__}"
+            self.value(obj, "")  # its code is covered under its own name
+            target = getattr(obj, "__func__", obj)
+            return f"{type(obj).__name__} {target.__module__}.{target.__qualname__}"
+        if isinstance(obj, (types.ModuleType, Task)):
+            return None
+        kind = type(obj)
+        if _project(kind) is not None:  # an instance of a project class: its class and state
+            self.klass(kind, f"{kind.__module__}.{kind.__qualname__}")
+            state = getattr(obj, "__dict__", None)
+            if state is None and hasattr(obj, "__slots__"):
+                slots = [s for c in kind.__mro__ for s in getattr(c, "__slots__", ())]
+                state = {s: getattr(obj, s, None) for s in slots}
+            return f"{kind.__module__}.{kind.__qualname__}({self.encode(state or {}, depth + 1)})"
+        text = repr(obj)  # a library's value: its repr, unless that names a memory address
+        if " at 0x" in text:
+            text = ""
+        return f"{kind.__module__}.{kind.__qualname__}:{text}"
 
 
 def fingerprint(cls: type, memo: dict[type, Fingerprint] | None = None) -> Fingerprint:
