@@ -134,8 +134,7 @@ def owned(
             continue
         if f.lease in near(*_parts(f.lease)) and live(_store(fs, f.lease)):
             paths.update(near(*_parts(f.lease)))  # a run holds it: what it writes is its
-            for folder, prefix in f.temporaries:
-                paths.update(near(folder, prefix))
+            folders.extend(f"{folder}/{prefix}" for folder, prefix in f.temporaries)
         for path in near(*f.manifests):
             if path.endswith(manifests.SUFFIX):
                 paths.add(path)

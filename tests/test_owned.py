@@ -114,13 +114,17 @@ def test_a_running_tasks_lease_and_temporaries_are_its_own_until_the_lease_goes(
     temporary.write_bytes(b"half written")
     cut = folder / (leases.lease_name(task.task_id) + ".0a1b2c3d")  # a renewal cut short
     cut.write_bytes(b"{}")
+    nested = folder / (temporary_prefix(Path(target.path).name) + "fedcba987654321.tmp")
+    nested.mkdir()
+    (nested / "part.0.parquet").write_bytes(b"a dataset being written")
     try:
         listed = [p for p, _ in garbage(plan(build([task])), str(tmp_path / "data"), {})]
         assert listed == []  # while a run holds the lease, what it writes is its own
     finally:
         lease.release()
     listed = [p for p, _ in garbage(plan(build([task])), str(tmp_path / "data"), {})]
-    assert sorted(listed) == sorted([str(temporary), str(cut)])  # a dead writer's leftovers
+    dead = sorted([str(temporary), str(cut), str(nested / "part.0.parquet")])
+    assert sorted(listed) == dead  # a dead writer's leftovers
 
 
 def test_gc_on_s3_keeps_meta_files_and_yielded_tasks(s3):
