@@ -111,11 +111,6 @@ class Holder:
             return None
         return holder
 
-    def dead(self, now: float) -> bool:
-        """Whether the holder is gone: its expiry passed, or it was a process of this machine
-        that no longer runs."""
-        return now > self.expires or (self.host == HOST and not process_alive(self.pid))
-
     def describe(self) -> str:
         return (
             f"run {self.run} (host {self.host}, pid {self.pid}) since "
