@@ -66,6 +66,7 @@ def compile_graph(
     fresh: Iterable[str] = (),
     commits: Mapping[str, str | None] | None = None,
     codes: dict[type, Fingerprint] | None = None,
+    stale: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
 
@@ -93,6 +94,7 @@ def compile_graph(
     keys = list(keys)
     selected = set(keys)
     fresh = set(fresh)
+    stale = set(stale)
     dsk: dict[str, Any] = {}
     classes: dict[type, bytes] = {}
     codes = {} if codes is None else codes
@@ -107,6 +109,7 @@ def compile_graph(
             {graph.tasks[d].task_id: (commits or {}).get(d) for d in ups if d not in selected},
             clean=k not in fresh,
             dask_key=name,
+            stale=k in stale,
         )
         dsk[name] = (Node(task, given, env, k in fresh, prov), upstream)
     return dsk

@@ -82,6 +82,7 @@ def execute(
                 token=token,
                 fresh=fresh,
                 commits=commits,
+                stale=planned.stale,
                 codes=codes,
             )
             ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id

@@ -334,8 +334,8 @@ class _Walk:
     def encode(self, obj: Any, depth: int) -> str | None:
         """A text of a value the code reads that is the same in every process (sets sorted,
         no memory addresses), following what it holds: functions, classes and instances of
-        the project, ``functools.partial``; None for what is not data (a module, a task
-        class, ...)."""
+        the project, ``functools.partial``; None for what is not the project's data (a module,
+        a task, an object of an installed library, whose repr may hold anything)."""
         if depth > 20:
             return "..."
         if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
@@ -372,10 +372,7 @@ class _Walk:
                 slots = [s for c in kind.__mro__ for s in getattr(c, "__slots__", ())]
                 state = {s: getattr(obj, s, None) for s in slots}
             return f"{kind.__module__}.{kind.__qualname__}({self.encode(state or {}, depth + 1)})"
-        text = repr(obj)  # a library's value: its repr, unless that names a memory address
-        if " at 0x" in text:
-            text = ""
-        return f"{kind.__module__}.{kind.__qualname__}:{text}"
+        return None  # a library's object (os.environ, a client): not the project's code
 
 
 def fingerprint(cls: type, memo: dict[type, Fingerprint] | None = None) -> Fingerprint:

@@ -415,6 +415,19 @@ class Plan:
         """The tasks to run whose outputs did not exist when the plan was made."""
         return frozenset(k for k in self.keys if not self.exist.get(k, False))
 
+    @property
+    def stale(self) -> frozenset[str]:
+        """The tasks to run whose outputs exist but are not current for their code or
+        inputs, and which are not forced (see :attr:`daskflow.manifests.Provenance.stale`)."""
+        return frozenset(
+            k
+            for k in self.keys
+            if self.exist.get(k, False)
+            and k not in self.forced
+            and k in self.verdicts
+            and not self.verdicts[k].current
+        )
+
     @functools.cached_property
     def files(self) -> Mapping[str, Files]:
         """``{task_id: the files it owns}``: outputs, side files, lease, manifests and

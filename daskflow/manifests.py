@@ -363,6 +363,33 @@ class Provenance:
     upstream: dict[str, str | None]
     clean: bool = True
     dask_key: str | None = None
+    stale: bool = False
+    """Its outputs exist but their manifest is not current (its code or an input changed,
+    under ``"code"`` or ``"code+data"``), and it is not forced: a run that finds a current
+    manifest once it holds the task's lease (another run remade it meanwhile) skips it."""
+
+
+def made_current(
+    target: Target, task: Any, prov: Provenance, ran: Mapping[str, str | None]
+) -> str | None:
+    """The commit of a manifest beside ``target`` that says ``task``'s outputs are current for
+    the code and inputs ``prov`` and ``ran`` (the commits of upstream tasks of this run)
+    name, if there is one: made by another run since this one planned (one listing)."""
+    fs, folder = where(target)
+    inputs = inputs_key({**prov.upstream, **ran}, file_stamps(task))
+    found = index(_listed(fs, folder, task.task_id))
+    for s in stamps_for(task.task_id, found):
+        if s.code == prov.code.key and s.inputs == inputs:
+            return s.commit
+    return None
+
+
+def last_commit(target: Target, task_id: str) -> str | None:
+    """The commit of the one manifest of ``task_id`` beside ``target`` (None: none, or
+    several), for a task another run made: the tasks downstream record it as their input."""
+    fs, folder = where(target)
+    found = stamps_for(task_id, index(_listed(fs, folder, task_id)))
+    return found[0].commit if len(found) == 1 else None
 
 
 def judge(

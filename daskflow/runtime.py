@@ -333,9 +333,21 @@ def _run_task(
             lease = leases.take(key, plan.own, env.run_id if env else None, fresh)
         except Exception as e:
             return _failed(task, e, away, start, 0)
+        home = manifests.folder_of(plan.own)
         if isinstance(lease, leases.Made):  # another run made it while this one waited
             logger.info("%r was made by %s meanwhile", task, lease.describe())
-            return NodeResult(key, DONE, pid=os.getpid(), made_by=lease.describe())
+            commit = _quietly(lambda: manifests.last_commit(home, key) if home else None)
+            return NodeResult(
+                key, DONE, pid=os.getpid(), made_by=lease.describe(), commit=commit or ""
+            )
+        if prov is not None and prov.stale and home is not None:
+            try:  # stale when planned: did another run make it current since?
+                current = manifests.made_current(home, task, prov, ran or {})
+            except Exception as e:
+                return _failed(task, e, away, start, 0)
+            if current is not None:
+                logger.info("%r was made current by another run meanwhile", task)
+                return NodeResult(key, DONE, pid=os.getpid(), made_by="another run", commit=current)
         place = lease.publish if isinstance(lease, leases.Lease) else None
         record = functools.partial(
             _manifest, task, plan.own, prov, ran or {}, env, time.time(), place
@@ -349,6 +361,14 @@ def _run_task(
         if away is not None and plan is not None:  # the caller holds them now, not this worker
             for url in memory_values(task, plan.outputs):
                 data.pop(url, None)
+
+
+def _quietly(read: Callable[[], str | None]) -> str | None:
+    """``read()``, or None if it fails (a listing for what is only a record)."""
+    try:
+        return read()
+    except Exception:
+        return None
 
 
 def _manifest(

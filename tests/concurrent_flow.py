@@ -24,14 +24,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daskflow
 from daskflow.tasks import TaskPickle, TaskPqDask
 
-LABEL = os.environ.get("FLOW_LABEL", "?")
+
+def label() -> str:
+    """Which process this is (read when a task runs: a module constant would be code, and
+    processes with different labels would each find the others' outputs stale)."""
+    return os.environ.get("FLOW_LABEL", "?")
+
+
 PAUSE = float(os.environ.get("FLOW_PAUSE", "0.3"))
+EPOCH = os.environ.get("FLOW_EPOCH", "1")  # every task's code reads it: a new one is an edit
 
 
 def ran(name: str) -> None:
     fd = os.open(os.environ["RUNS"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{name}:{LABEL}\n".encode())
+        os.write(fd, f"{name}:{label()}:{EPOCH}\n".encode())
     finally:
         os.close(fd)
 
@@ -42,7 +49,7 @@ class Leaf(TaskPickle):
     def run(self):
         ran(f"Leaf{self.i}")
         time.sleep(PAUSE)
-        self.save(LABEL)
+        self.save(label())
 
 
 class Multi(TaskPickle):
@@ -54,7 +61,7 @@ class Multi(TaskPickle):
     def run(self):
         ran("Multi")
         time.sleep(PAUSE)
-        self.save({name: LABEL for name in self.persist})
+        self.save({name: label() for name in self.persist})
 
 
 class Dataset(TaskPqDask):
@@ -65,7 +72,7 @@ class Dataset(TaskPqDask):
         import dask.dataframe as dd
 
         ran("Dataset")
-        frame = pd.DataFrame({"x": range(40), "label": [LABEL] * 40})
+        frame = pd.DataFrame({"x": range(40), "label": [label()] * 40})
         time.sleep(PAUSE)
         self.save(dd.from_pandas(frame, npartitions=4))
 
@@ -76,7 +83,7 @@ class Top(TaskPickle):
 
     def run(self):
         ran("Top")
-        self.save(LABEL)
+        self.save(label())
 
 
 class Hang(TaskPickle):
@@ -111,8 +118,7 @@ class Sleepers(TaskPickle):
 def main() -> None:
     args = sys.argv[1:]
     root = args.pop(0)
-    global LABEL
-    LABEL = os.environ["FLOW_LABEL"] = args.pop(0)
+    os.environ["FLOW_LABEL"] = args.pop(0)
     force = "--force" in args
     scheduler = args[args.index("--scheduler") + 1] if "--scheduler" in args else None
     if "--storage" in args:

@@ -292,3 +292,28 @@ def test_an_edit_changes_the_fingerprint_exactly_when_it_changes_what_runs(finge
 def test_without_an_edit_every_process_agrees(fingerprints, name):
     seen = {fingerprints[s][name] for s in ("seed 0", "seed 1", "seed 12345")}
     assert len(seen) == 1, f"{name}: the fingerprint differs between processes: {seen}"
+
+
+ENVIRON = (
+    HEAD
+    + """
+import os
+
+
+class T(TaskPickle):
+    def run(self):
+        self.save(os.environ.get("WHO", "?"))  # the environment is not the code
+"""
+)
+
+
+def test_an_environment_variable_the_code_reads_is_not_code(tmp_path):
+    (tmp_path / "env_main.py").write_text(ENVIRON)
+    keys = set()
+    for who in ("ana", "bob"):
+        os.environ["WHO"] = who
+        try:
+            keys.add(_keys(tmp_path, {"env": "env"}, "0")["env"])
+        finally:
+            del os.environ["WHO"]
+    assert len(keys) == 1

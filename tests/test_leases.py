@@ -106,6 +106,21 @@ def test_two_runs_at_once_compute_each_task_once(where, request, tmp_path):
     assert not _leases_left(root, s3)
 
 
+def test_runs_at_once_on_stale_outputs_remake_each_task_once(tmp_path):
+    """Under "code", four processes that start together on outputs whose code changed
+    remake each task once between them: the lease dedupes stale outputs too."""
+    root, runs = str(Path("root").absolute()), tmp_path / "runs"
+    _finish(_start(root, "P0", runs, DASKFLOW_INVALIDATION="code"))
+    assert _runs(runs) == Counter(TASKS)
+    runs.unlink()
+    edited = {"DASKFLOW_INVALIDATION": "code", "FLOW_EPOCH": "2"}
+    started = [_start(root, f"P{n}", runs, **edited) for n in range(1, 5)]
+    results = [_finish(p, timeout=240) for p in started]
+    assert all(r["status"] == "SUCCESS" for r in results), results
+    assert _runs(runs) == Counter(TASKS), runs.read_text()  # each task once more, not 4 times
+    assert len(_multi_labels(root, None)) == 1
+
+
 def _leases_left(root: str, s3) -> list[str]:
     if s3 is None:
         return [str(p) for p in Path(root).rglob("*.lease*")]
