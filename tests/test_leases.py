@@ -573,3 +573,25 @@ def test_a_hand_edited_lease_on_s3_is_taken_over_after_lease_ttl(s3):
     settings.lease_ttl = 0.5
     result = daskflow.Workflow(Leased).run(execution_summary=False)
     assert result.status == "SUCCESS" and Leased().outputLoad() == "made here"
+
+
+def test_an_endpoint_that_ignores_conditional_writes_is_found_and_named(s3):
+    """Through a proxy that strips If-None-Match and If-Match (as some S3-compatible
+    gateways do), the first lease probes the endpoint, warns once, and strict refuses."""
+    from helpers import StrippingProxy
+
+    from daskflow.targets.exclusive import S3Store
+
+    with StrippingProxy(s3.endpoint) as proxy:
+        settings.storage_options = {"client_kwargs": {"endpoint_url": proxy.endpoint}}
+        with pytest.warns(UserWarning, match="ignores conditional writes"):
+            result = daskflow.Workflow(Leased).run(execution_summary=False)
+        assert result.status == "SUCCESS"
+        assert not [k for k in s3.objects() if "daskflow-probe" in k]  # the probe is gone
+        Leased().reset()
+        settings.strict = True
+        result = daskflow.Workflow(Leased).run(execution_summary=False, abort=False)
+        assert "ignores conditional writes" in str(result.errors[Leased().task_id])
+    settings.storage_options = dict(s3.storage_options)  # moto itself honours them
+    daskflow.Workflow(Leased).run(execution_summary=False)  # (warnings are errors here)
+    assert S3Store.probed[(s3.endpoint, s3.bucket)] is True

@@ -26,6 +26,8 @@ import uuid
 import warnings
 from typing import Any, ClassVar
 
+from .. import settings
+from ..errors import StorageError
 from .core import Target
 from .urls import is_local, protocol
 
@@ -254,14 +256,57 @@ class LocalStore(Store):
 
 class S3Store(Store):
     """On S3 (and stores that speak its conditional writes): ``If-None-Match: *`` to create,
-    ``If-Match`` on the ETag to swap."""
+    ``If-Match`` on the ETag to swap.
+
+    Some S3-compatible endpoints (older MinIO, a proxy, a gateway) ignore those headers and
+    overwrite: then two runs could both hold a lease. The first lease on each bucket of an
+    endpoint probes it (a create, then the same create again, which must fail): where it
+    does not, a warning says so once, and ``settings.strict`` refuses to go on.
+    """
+
+    probed: ClassVar[dict[tuple[str, str], bool]] = {}  # (endpoint, bucket) -> honours it
 
     def create(self, raw: bytes) -> bool:
+        self._probe()
         try:
             self.fs.pipe_file(self.path, raw, mode="create")
         except FileExistsError:
             return False
         return True
+
+    def _probe(self) -> None:
+        client = getattr(self.fs, "client_kwargs", None) or {}
+        endpoint = str(client.get("endpoint_url") or getattr(self.fs, "endpoint_url", "") or "aws")
+        bucket = self.path.split("/", 1)[0]
+        key = (endpoint, bucket)
+        if key in self.probed:
+            honours = self.probed[key]
+        else:
+            probe = f"{bucket}/.daskflow-probe-{uuid.uuid4().hex}"
+            try:
+                self.fs.pipe_file(probe, b"1", mode="create")
+                try:
+                    self.fs.pipe_file(probe, b"2", mode="create")
+                    honours = False
+                except FileExistsError:
+                    honours = True
+            finally:
+                with contextlib.suppress(Exception):
+                    self.fs.rm_file(probe)
+            self.probed[key] = honours
+            if not honours:
+                warnings.warn(
+                    f"the S3 endpoint {endpoint} ignores conditional writes (If-None-Match) on "
+                    f"bucket {bucket}: leases cannot keep two runs that share this root from "
+                    "running one task at once. Use an endpoint that honours them (AWS, MinIO "
+                    "2024 or newer), or settings.leases = False if one run uses the root",
+                    stacklevel=4,
+                )
+        if not honours and settings.current("strict"):
+            raise StorageError(
+                f"the S3 endpoint {endpoint} ignores conditional writes on bucket {bucket}, so "
+                "leases cannot work there (settings.strict is on)"
+            )
 
     def read(self) -> bytes | None:
         try:
