@@ -189,11 +189,13 @@ def _unnamed(dsk: Any) -> Any:
 
 
 def _lost(client: Any, why: str) -> ClusterError:
-    where = getattr(client.scheduler, "address", "the cluster")
-    return ClusterError(
+    where = mask(str(getattr(client.scheduler, "address", "the cluster")))
+    error = ClusterError(
         f"lost the Dask scheduler at {where} while the run was under way ({why}); outputs "
         "committed before stay, and the next run does the rest"
     )
+    error.__suppress_context__ = True  # (Dask's CancelledError tracebacks say nothing more)
+    return error
 
 
 def _active_client() -> Any:

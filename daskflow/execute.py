@@ -29,13 +29,13 @@ from typing import Any
 
 from . import settings
 from .compile import annotated, compile_graph
-from .errors import CompatibilityWarning, TaskError, WorkflowError
+from .errors import ClusterError, CompatibilityWarning, TaskError, WorkflowError
 from .fingerprint import Fingerprint
 from .graph import Plan, TaskGraph, build, forced_keys, no_cycle_collection, plan
 from .progress import Reporter
 from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
 from .schedulers import resolve, width
-from .targets import _data_lock, data
+from .targets import MemoryTarget, _data_lock, data, exists_many
 from .tasks import Task, _confirm
 
 __all__ = ["RunResult", "execute", "run"]
@@ -109,7 +109,7 @@ def execute(
             if token is not None and error is None:  # best effort: the cluster may be gone
                 with contextlib.suppress(Exception):
                     chosen.client.set_metadata([COMMITTED, token], None)
-    results = _fill(graph, keys, outcome, error)
+    results = _fill(graph, keys, outcome, error, fresh)
     if chosen.portable:
         with _data_lock:
             for key, r in results.items():
@@ -131,29 +131,49 @@ def _local_kwargs(
 
 
 def _fill(
-    graph: TaskGraph, keys: list[str], outcome: list[Any], error: BaseException | None
+    graph: TaskGraph,
+    keys: list[str],
+    outcome: list[Any],
+    error: BaseException | None,
+    fresh: Iterable[str] = (),
 ) -> dict[str, NodeResult]:
     """Every key's result, in graph order.
 
     A key whose node returned has its own result. A key without one (Dask reported an error
     for it: a worker lost too often, a result it could not move; or the scheduler broke)
     is skipped if something upstream of it did not succeed, and failed otherwise, with the
-    error Dask gave for it, else ``error``.
+    error Dask gave for it, else ``error``. When the scheduler itself was lost, a task whose
+    outputs were missing (``fresh``) and are all there now did run: it counts as done, and
+    the others as not run, with the one message and no traceback of Dask's.
     """
     given = dict(zip(keys, outcome, strict=True))
+    fresh = set(fresh)
     out: dict[str, NodeResult] = {}
     for k in keys:  # dependencies first
         r = given[k]
         if isinstance(r, NodeResult):
             out[k] = r
+        elif isinstance(r, ClusterError) and k in fresh and _committed(graph.tasks[k]):
+            out[k] = NodeResult(k, DONE)  # it ran and committed; the report was lost
         elif any(out[d].state != DONE for d in graph.deps[k] if d in out):
             out[k] = NodeResult(k, UPSTREAM_FAILED, error_text="upstream failed")
+        elif isinstance(r, ClusterError):
+            out[k] = NodeResult(k, FAILED, error=r, error_text=str(r))
         else:
             e = r if isinstance(r, BaseException) else error or TaskError(f"{k} did not run")
             out[k] = NodeResult(
                 k, FAILED, error=e, error_text="".join(traceback.format_exception(e))
             )
     return out
+
+
+def _committed(task: Task) -> bool:
+    """Whether all of ``task``'s stored outputs are there now (a task with none: no)."""
+    targets = [t for t in task.own_targets() if not isinstance(t, MemoryTarget)]
+    try:
+        return bool(targets) and all(exists_many(targets))
+    except Exception:
+        return False
 
 
 # -- results and the summary -----------------------------------------------------------------

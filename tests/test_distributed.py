@@ -783,6 +783,8 @@ def test_scheduler_lost_mid_run_is_an_error_on_the_result(tmp_path):
         assert errors and all(isinstance(e, ClusterError) for e in errors), errors
         assert f"lost the Dask scheduler at {address}" in str(errors[0])
         assert result.states[concurrent_flow.Sleepers().task_id] == "upstream_failed"
+        for text in result.error_texts.values():  # the one message, no Dask tracebacks
+            assert "CancelledError" not in text and len(text.splitlines()) <= 2, text
     finally:
         _stop([worker, scheduler])
 

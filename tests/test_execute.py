@@ -907,3 +907,34 @@ def test_yielding_what_is_not_a_task_names_it():
     error = result.errors[YieldsANumber().task_id]
     assert isinstance(error, daskflow.errors.TaskDefinitionError)
     assert "YieldsANumber().run() yielded 5; a run() may yield only tasks" in str(error)
+
+
+class MadeBeforeTheLoss(daskflow.tasks.TaskPickle):
+    def run(self):
+        self.save(1)
+
+
+@daskflow.requires(MadeBeforeTheLoss)
+class AfterTheLoss(daskflow.tasks.TaskPickle):
+    def run(self):
+        self.save(2)
+
+
+def test_a_lost_scheduler_blames_no_task_that_committed_and_prints_no_dask_traceback():
+    """The scheduler went away before it reported a task that had committed its outputs:
+    that task counts as done; its reader, which never ran, fails with the one message."""
+    from daskflow.errors import ClusterError
+    from daskflow.execute import _fill
+    from daskflow.graph import build
+
+    graph = build([AfterTheLoss()])
+    keys = list(graph.tasks)
+    MadeBeforeTheLoss().output().save(1)  # committed on a worker; then the scheduler died
+    try:
+        raise ClusterError("lost the Dask scheduler at tcp://127.0.0.1:1 (CancelledError)")
+    except ClusterError as e:
+        lost = e
+    results = _fill(graph, keys, [lost, lost], None, fresh=keys)
+    made, after = results[MadeBeforeTheLoss().task_id], results[AfterTheLoss().task_id]
+    assert made.state == "done" and not made.made_by  # it ran (in this run)
+    assert after.state == "failed" and after.error_text == str(lost)
