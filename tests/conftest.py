@@ -12,6 +12,24 @@ from daskflow import settings
 
 _SETTINGS = [name for name in settings.__all__ if name != "set_dir"]
 
+HEAVY = {  # modules whose tests start servers, clusters or many processes
+    "test_s3",
+    "test_distributed",
+    "test_leases",
+    "test_parallel",
+    "test_long_lived",
+    "test_kill9",
+    "test_get_conformance",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests of :data:`HEAVY` modules ``heavy``: ``-m "not slow and not heavy"``
+    is the quick subset (the README says how long each takes)."""
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in HEAVY:
+            item.add_marker(pytest.mark.heavy)
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
