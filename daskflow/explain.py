@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import manifests
+from . import manifests, settings
 from .fingerprint import fingerprint, library_versions
 from .graph import Plan, TaskGraph, plan
 from .owned import owned
@@ -168,15 +168,29 @@ def accept(graph: TaskGraph, keys: Iterable[str] | None = None) -> list[Task]:
 def garbage(plan: Plan, root: str, storage_options: Mapping[str, Any]) -> list[tuple[str, int]]:
     """The files under ``root`` that no task of ``plan`` owns (:mod:`daskflow.owned`), with
     their sizes: outputs of old parameter values and renamed tasks, temporaries that killed
-    writers left, manifests of outputs that are gone. One listing of the root."""
+    writers left, manifests of outputs that are gone. One listing of the root. A temporary
+    written within three ``lease_ttl`` is left alone whoever it is: its writer may have just
+    begun, its lease not yet seen by the listing."""
     fs, base = _fs(root, storage_options)
     try:
         found = {str(p).rstrip("/"): info for p, info in fs.find(base, detail=True).items()}
     except FileNotFoundError:
         return []
     mine = owned(plan.files.values(), found, fs, storage_options)
+    young = time.time() - 3 * float(settings.current("lease_ttl"))
     return [
         (path, int(info.get("size") or 0))
         for path, info in sorted(found.items())
-        if path not in mine
+        if path not in mine and not (_temporary(path) and _modified(info) > young)
     ]
+
+
+def _temporary(path: str) -> bool:
+    """Whether ``path`` is a temporary of a write (``.{name}.{tag}.tmp``, or inside one)."""
+    return any(p.startswith(".") and p.endswith(".tmp") for p in path.split("/"))
+
+
+def _modified(info: Mapping[str, Any]) -> float:
+    """When a listed file was last written (epoch seconds; 0 if the listing does not say)."""
+    stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or 0
+    return float(stamp.timestamp() if hasattr(stamp, "timestamp") else stamp)

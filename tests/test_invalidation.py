@@ -258,6 +258,7 @@ def test_gc_lists_what_no_task_owns_and_deletes_only_with_yes(project):
     stale.write_bytes(b"x" * 100)
     temp = project.root / "Compute" / ".Compute__99914b932b-data.pkl.0123456789abcde.tmp"
     temp.write_bytes(b"y" * 10)
+    os.utime(temp, (time.time() - 600, time.time() - 600))  # left by a writer long gone
     env = {**os.environ, "RUNS": str(project.runs), "CSV": str(project.csv)}
     env["PYTHONPATH"] = os.pathsep.join([str(project.folder), env.get("PYTHONPATH", "")])
     command = [

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,11 @@ def test_a_running_tasks_lease_and_temporaries_are_its_own_until_the_lease_goes(
         assert listed == []  # while a run holds the lease, what it writes is its own
     finally:
         lease.release()
+    listed = [p for p, _ in garbage(plan(build([task])), str(tmp_path / "data"), {})]
+    assert listed == [str(cut)]  # the temporaries are young: a writer may have just begun
+    old = time.time() - 600
+    for path in (temporary, cut, nested / "part.0.parquet"):
+        os.utime(path, (old, old))
     listed = [p for p, _ in garbage(plan(build([task])), str(tmp_path / "data"), {})]
     dead = sorted([str(temporary), str(cut), str(nested / "part.0.parquet")])
     assert sorted(listed) == dead  # a dead writer's leftovers
