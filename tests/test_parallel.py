@@ -519,19 +519,20 @@ from daskflow.tasks import TaskPickle, TaskPqPandas
 LABEL, PEER = sys.argv[1], sys.argv[2]
 
 
-def meet(name, timeout=20.0):
-    # wait until the other process reached the same point (or give up and go on)
+def meet(name, timeout=60.0):
+    # wait until the other process reached the same point; fail loudly if it never does
     open(f".{name}-{LABEL}", "w").close()
     deadline = time.monotonic() + timeout
-    while not os.path.exists(f".{name}-{PEER}") and time.monotonic() < deadline:
+    while not os.path.exists(f".{name}-{PEER}"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{LABEL}: {PEER} never reached {name!r}")
         time.sleep(0.01)
 
 
 class Big(TaskPqPandas):
     i = daskflow.IntParameter()
 
-    def run(self):
-        meet(f"big{self.i}")
+    def run(self):  # (each task runs in one of the two processes: the other waits on its lease)
         time.sleep(0.2)
         n = 400_000
         frame = pd.DataFrame({"a": np.arange(n) * (self.i + 1), "b": np.full(n, self.i)})
@@ -543,7 +544,6 @@ class Blob(TaskPickle):
         return [Big(i=0), Big(i=1)]
 
     def run(self):
-        meet("blob")
         frames = self.inputLoad()
         time.sleep(0.2)
         blob = LABEL.encode()[:1] * 8_000_000
