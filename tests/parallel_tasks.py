@@ -65,21 +65,24 @@ def records(root: str | os.PathLike[str] | None = None) -> list[str]:
         return []
 
 
-def meet(name: str, parties: int, timeout: float = 10.0) -> bool:
+def meet(name: str, parties: int, timeout: float = 10.0) -> None:
     """A barrier across processes: wait until ``parties`` callers reached ``name``.
 
-    Returns False (and goes on) after ``timeout`` seconds, so a scheduler that runs the
-    callers one after another makes the test fail on its assertions, not hang.
+    Raises :class:`TimeoutError` after ``timeout`` seconds, naming how many came: a
+    scheduler that runs the callers one after another fails the task (and so the test)
+    saying so, instead of hanging or passing unseen.
     """
     folder = _root() / ".meet" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / uuid.uuid4().hex).touch()
     deadline = time.monotonic() + timeout
-    while len(os.listdir(folder)) < parties:
+    while (came := len(os.listdir(folder))) < parties:
         if time.monotonic() > deadline:
-            return False
+            raise TimeoutError(
+                f"meet {name!r}: {came} of {parties} callers came within {timeout:g} s; "
+                "they did not run at the same time"
+            )
         time.sleep(0.01)
-    return True
 
 
 # -- tasks -----------------------------------------------------------------------------------
