@@ -377,7 +377,40 @@ def run(
     Returns
     -------
     RunResult, or None when ``confirm`` was declined.
+
+    The settings tasks use are taken once, as the call begins: the whole run (its plan, and
+    its tasks in every thread and process) sees those values, whatever another thread sets
+    meanwhile.
     """
+    with settings.applied(settings.snapshot()):
+        return _run(
+            tasks,
+            forced,
+            forced_all,
+            forced_all_upstream,
+            confirm,
+            workers,
+            abort,
+            execution_summary,
+            scheduler,
+            graph,
+            reporter,
+        )
+
+
+def _run(
+    tasks: Any,
+    forced: Any,
+    forced_all: bool,
+    forced_all_upstream: bool,
+    confirm: bool,
+    workers: int | None,
+    abort: bool,
+    execution_summary: bool | None,
+    scheduler: Any,
+    graph: TaskGraph | None,
+    reporter: Reporter | None,
+) -> RunResult | None:
     roots = check_tasks(tasks)
     forced_tasks = _as_list(forced)
     for f in forced_tasks:
@@ -397,7 +430,7 @@ def run(
     results = execute(planned, scheduler, workers, reporter)
     for r in results.values():  # raised where the task ran; told where the run was asked
         for note in r.notes:
-            warnings.warn(note, CompatibilityWarning, stacklevel=2)
+            warnings.warn(note, CompatibilityWarning, stacklevel=3)
     result = _result(graph, keys, results)
     reporter.summary(result.summary_text)
     cause = next(iter(result.errors.items()), None) if abort else None

@@ -139,8 +139,9 @@ SHARED = (
 
 
 def snapshot() -> dict[str, Any]:
-    """The current values of the settings tasks use, to apply in another process."""
-    return {name: globals()[name] for name in SHARED}
+    """The values of the settings tasks use, as the code running now sees them (its run's,
+    inside a task: see :func:`applied`), to apply in another process or for a whole call."""
+    return {name: current(name) for name in SHARED}
 
 
 _override: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -171,7 +172,7 @@ def applied(values: dict[str, Any]) -> Iterator[None]:
     unknown = set(values) - set(SHARED)
     if unknown:
         raise SettingsError(f"not shared settings: {sorted(unknown)}; shared: {list(SHARED)}")
-    token = _override.set(dict(values))
+    token = _override.set({**(_override.get() or {}), **values})  # (layered on an outer one)
     try:
         yield
     finally:

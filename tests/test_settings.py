@@ -127,3 +127,46 @@ def test_a_root_url_with_one_slash_is_refused(given, fix):
 @pytest.mark.parametrize("fine", ["C:/data", "data", "/tmp/a:/b", "s3://b/x", "memory://x"])
 def test_roots_that_look_alike_but_are_fine_are_taken(fine):
     assert str(daskflow.set_dir(fine)).replace("\\", "/").endswith(fine.split("://")[-1])
+
+
+started = threading.Event()
+switched = threading.Event()
+
+
+class SeesItsRoot(daskflow.tasks.TaskPickle):
+    def run(self):
+        started.set()
+        assert switched.wait(30), "the other thread never set the root"
+        self.save(str(daskflow.settings.dirpath))  # what task code reads: its run's root
+
+
+@daskflow.requires(SeesItsRoot)
+class AfterItsRoot(daskflow.tasks.TaskPickle):
+    def run(self):
+        self.save(str(daskflow.settings.dirpath))
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_a_run_keeps_the_settings_it_began_with_whatever_another_thread_sets(scheduler, tmp_path):
+    """A notebook starts a run in the background and goes on setting things: the run's
+    tasks, in whatever thread they run, write and read under the root it began with."""
+    started.clear()
+    switched.clear()
+    daskflow.set_dir(tmp_path / "first")
+    results = []
+
+    def background():
+        results.append(daskflow.run(AfterItsRoot(), scheduler=scheduler, execution_summary=False))
+
+    runner = threading.Thread(target=background)
+    runner.start()
+    assert started.wait(30)
+    daskflow.set_dir(tmp_path / "second")  # meanwhile, in the notebook's own thread
+    switched.set()
+    runner.join(60)
+    assert results and results[0].status == "SUCCESS"
+    assert not (tmp_path / "second").exists()
+    daskflow.set_dir(tmp_path / "first")
+    assert AfterItsRoot().outputLoad() == str(tmp_path / "first")
+    assert SeesItsRoot().outputLoad() == str(tmp_path / "first")
+    assert str(daskflow.settings.dirpath) == str(tmp_path / "first")
