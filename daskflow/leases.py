@@ -266,8 +266,9 @@ _process_run = uuid.uuid4().hex[:12]
 
 
 def lease_name(task_id: str) -> str:
-    """The file name of the task's lease (in the folder of its first stored output)."""
-    return fitted(f".{task_id}", ".lease")
+    """The file name of the task's lease (in the folder of its first stored output), with
+    room for the ``.{8 hex}`` of the files a lease is written to first."""
+    return fitted(f".{task_id}", ".lease", reserve=9)
 
 
 def take(

@@ -321,6 +321,29 @@ def test_output_names_near_the_limit_save_and_lease():
     assert LongName().complete()
 
 
+class LongId(TaskPickle):
+    a = daskflow.Parameter()
+    b = daskflow.Parameter()
+    c = daskflow.Parameter()
+    d = daskflow.Parameter()
+
+    def run(self):
+        self.save(1)
+
+
+def test_a_task_id_near_the_name_limit_takes_its_lease(tmp_path):
+    """The lease of a task whose id is near the file-name limit is written first to a
+    sibling ``{lease}.{8 hex}``: that name must be legal too."""
+    task = LongId(a="a" * 55, b="b" * 55, c="c" * 55, d="d" * 55)  # its output name: 250
+    assert len(f".{task.task_id}.lease") > 255 - 9
+    lease = leases.take(task.task_id, task.own_targets())
+    assert isinstance(lease, leases.Lease)
+    lease.release()
+    assert daskflow.Workflow(LongId, task.param_kwargs).run(execution_summary=False).status == (
+        "SUCCESS"
+    )
+
+
 @pytest.mark.parametrize("scheduler", [None, "processes"], ids=["default", "processes"])
 def test_local_workers_exit_when_their_caller_is_killed(scheduler, tmp_path):
     runs = tmp_path / "runs"
