@@ -199,11 +199,15 @@ def _lost(client: Any, why: str) -> ClusterError:
 
 
 def _active_client() -> Any:
+    """The ``distributed.Client`` active in this process (the default one), if any."""
     if "distributed" not in sys.modules:
         return None
-    from distributed.client import _get_global_client
+    from distributed import default_client
 
-    return _get_global_client()
+    try:
+        return default_client()
+    except ValueError:  # no client
+        return None
 
 
 def _is_client(obj: Any) -> bool:

@@ -910,3 +910,13 @@ def test_a_task_no_worker_can_run_fails_naming_the_resource(client):
     assert time.monotonic() - start < 20
     text = str(result.errors[NeedsAGPU().task_id])
     assert "GPU=1" in text and "offer: none" in text and "--resources" in text
+
+
+def test_a_dask_without_graph_expressions_still_runs_the_flow(client, monkeypatch):
+    """The cluster path names its graph through dask._expr, which is private; a Dask without
+    it (older, or newer and renamed) runs the same flow with the plain graph."""
+    from daskflow import clusters
+
+    monkeypatch.setattr(clusters, "_unnamed", lambda dsk: dsk)  # what the fallback hands on
+    result = daskflow.Workflow(Square, {"x": 7}).run(scheduler=client, execution_summary=False)
+    assert result.status == "SUCCESS" and Square(x=7).outputLoad() == 49
