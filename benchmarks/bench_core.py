@@ -17,11 +17,11 @@ Usage::
 
     python benchmarks/bench_core.py                       # daskflow: default and sync scheduler
     python benchmarks/bench_core.py --quick --only chain
-    /work/d6t-venv/bin/python benchmarks/bench_core.py --engine d6tflow
+    .d6t-venv/bin/python benchmarks/bench_core.py --engine d6tflow
     python benchmarks/bench_core.py --compare              # both engines and the speedup
 
 ``--compare`` runs daskflow here and d6tflow with another interpreter (``--d6tflow-python``,
-or the ``D6TFLOW_PYTHON`` environment variable, default ``/work/d6t-venv/bin/python``).
+or the ``D6TFLOW_PYTHON`` environment variable, default ``.d6t-venv/bin/python``).
 Each measurement stops after ``--timeout`` seconds (reported as ``> N s``); a measurement that
 raises is reported by the exception's name (d6tflow recurses through the 500-chain in
 ``complete()``: at the default recursion limit its first run, ``complete()``, preview and
@@ -50,7 +50,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-DEFAULT_D6TFLOW_PYTHON = "/work/d6t-venv/bin/python"
+DEFAULT_D6TFLOW_PYTHON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".d6t-venv", "bin", "python"
+)  # (benchmarks/README.md: how to make it)
 WORKLOADS = ("chain", "fan", "layered")
 SCHEDULERS = ("default", "sync", "threads", "processes")  # daskflow's columns
 MEASUREMENTS = ("first run", "complete()", "preview", "no-op rerun")

@@ -7,7 +7,7 @@ raw ``dask.delayed``, and the quickstart as a fresh process against d6tflow.
 
 1. speedup: 8 independent tasks of ~0.5 s of pure-Python work (they hold the GIL) plus a join:
    serial (``scheduler="sync"``), ``flow.run()`` with the default scheduler, and ``workers=2``.
-   With d6tflow available (``--d6tflow-python``, default ``/work/d6t-venv/bin/python`` or
+   With d6tflow available (``--d6tflow-python``, default ``.d6t-venv/bin/python`` or
    ``$D6TFLOW_PYTHON``) the same flow runs on d6tflow with ``workers=2`` for comparison.
 2. overhead: 1,000 trivial independent in-memory tasks plus a join, per-task milliseconds of
    ``flow.run()`` on the default scheduler and on a 2-worker ``LocalCluster``, against the
@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+_DEFAULT_D6T = str(Path(__file__).resolve().parent.parent / ".d6t-venv" / "bin" / "python")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -53,7 +55,7 @@ def _calibrate() -> None:
 
 
 def _d6tflow_python(arg: str | None) -> str | None:
-    cand = arg or os.environ.get("D6TFLOW_PYTHON") or "/work/d6t-venv/bin/python"
+    cand = arg or os.environ.get("D6TFLOW_PYTHON") or _DEFAULT_D6T
     return cand if Path(cand).exists() else None
 
 

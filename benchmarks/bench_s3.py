@@ -16,7 +16,7 @@ multipart upload, ...), so the request counts below are the requests that reache
    - d6tflow-style checking of the same objects: one ``fs.exists(path)`` per output, one
      after the other, which is what d6tflow's ``complete()`` does for every task;
    - d6tflow 0.2.8 itself with ``d6tflow.enable_cloud_storage("s3", ...)``, when the
-     interpreter ``--d6tflow-python`` (default ``/work/d6t-venv/bin/python``) has d6tflow,
+     interpreter ``--d6tflow-python`` (default ``.d6t-venv/bin/python``) has d6tflow,
      ``upath`` (universal_pathlib) and s3fs; otherwise the script says which are missing and
      skips it.
 
@@ -62,7 +62,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-DEFAULT_D6TFLOW_PYTHON = "/work/d6t-venv/bin/python"
+DEFAULT_D6TFLOW_PYTHON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".d6t-venv", "bin", "python"
+)  # (benchmarks/README.md: how to make it)
 BUCKET = "daskflow-bench"
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
