@@ -32,6 +32,7 @@ from .owned import Files, files_of
 from .targets import Target, exists_many, redact
 from .targets.bulk import listings
 from .tasks import Task
+from .tasks.core import above
 
 __all__ = [
     "Plan",
@@ -568,3 +569,16 @@ def forced_keys(
         hits = [k for k, t in graph.tasks.items() if t.task_family in families]
         keys |= downstream_of(graph, hits)
     return keys
+
+
+def _status_with_upstream(task: Task, check: bool) -> bool:
+    with no_cycle_collection():  # one pause for the build and the status pass
+        return build([task]).status(check)[task.task_id]
+
+
+def _closure(task: Task) -> list[Task]:
+    return list(build([task]).tasks.values())
+
+
+above.status = _status_with_upstream  # what Task.complete() and outputLoadAllMeta() ask
+above.closure = _closure

@@ -40,6 +40,7 @@ from .targets import MemoryTarget, Target, is_local, protocol
 from .targets.bulk import content_stamp
 from .targets.names import fitted
 from .targets.urls import _fs
+from .tasks.core import above
 
 __all__ = [
     "MODES",
@@ -439,3 +440,13 @@ def judge(
         else:
             verdicts[key] = Verdict(True, stamp=stamp, commit=commit)
     return verdicts
+
+
+def _forget(task: Any) -> None:
+    """Remove every manifest of ``task`` (what ``Task.reset()`` asks)."""
+    home = folder_of(task.own_targets())
+    if home is not None:
+        remove(home, task.task_id)
+
+
+above.forget = _forget

@@ -63,12 +63,7 @@ LAYERS = [
 
 # (layer, a layer below it) that a *function* of the first may import, and why: the one way a
 # lower layer reaches a higher one, kept to this list
-LAZY = {
-    ("tasks", "graph"): "Task.complete() and outputLoadAllMeta() ask the graph for the status "
-    "of the upstream closure (the d6tflow API puts them on the task)",
-    ("tasks", "manifests"): "Task.reset() removes the task's manifest with its outputs (the "
-    "d6tflow API puts reset on the task)",
-}
+LAZY: dict[tuple[str, str], str] = {}  # none: tasks reach the layers above through tasks.above
 
 
 def _layer_files(module: str):

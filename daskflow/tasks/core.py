@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
 from .. import settings
@@ -25,7 +26,30 @@ from ..targets import Target, exists_many
 from ..targets.leftovers import remove_temporaries
 from .ids import task_id_str
 
-__all__ = ["Task", "TaskAggregator", "flatten", "root_of"]
+__all__ = ["Task", "TaskAggregator", "above", "flatten", "root_of"]
+
+
+@dataclass
+class _Above:
+    """What the task API d6tflow puts on the task (``complete()``, ``reset()``,
+    ``outputLoadAllMeta()``) needs from the layers built on tasks, given by them as they are
+    imported (``import daskflow`` imports them all): the graph's ``status`` of a task with its
+    upstream closure and that ``closure``; the manifests' ``forget`` of a task's manifests.
+    So this layer imports nothing above it."""
+
+    status: Callable[[Task, bool], bool] | None = None
+    closure: Callable[[Task], list[Task]] | None = None
+    forget: Callable[[Task], None] | None = None
+
+    def need(self, name: str) -> Any:
+        given = getattr(self, name)
+        if given is None:  # (only a layer imported on its own, without daskflow's package)
+            raise RuntimeError(f"daskflow's {name} is not there: import daskflow first")
+        return given
+
+
+above = _Above()
+"""Filled by :mod:`daskflow.graph` and :mod:`daskflow.manifests` when they are imported."""
 
 CONTEXT_ATTRS = ("path", "flows", "storage_options")
 _CONTEXT = frozenset(CONTEXT_ATTRS)
@@ -308,11 +332,7 @@ class Task:
         if not check and not isinstance(self, TaskAggregator):
             targets = self.output_targets()  # a task without outputs is never complete
             return bool(targets) and all(exists_many(targets))
-        # the whole upstream graph: the graph layer decides (see LAZY in test_imports.py)
-        from ..graph import build, no_cycle_collection
-
-        with no_cycle_collection():  # one pause for the build and the status pass
-            return build([self]).status(check)[self.task_id]
+        return bool(above.need("status")(self, check))  # the whole upstream graph decides
 
     def reset(self, confirm: bool = False) -> bool:
         """Delete this task's outputs, its manifest, and temporaries a killed writer left
@@ -325,11 +345,7 @@ class Task:
             target.remove()
         remove_temporaries(targets)  # what a writer killed mid-save left beside them
         remove_dead(self.task_id, self.own_targets())  # a lease its killed holder left
-        from ..manifests import folder_of, remove  # (see LAZY in test_imports.py)
-
-        home = folder_of(self.own_targets())
-        if home is not None:
-            remove(home, self.task_id)
+        above.need("forget")(self)
         return True
 
     invalidate = reset  # d6tflow's older name

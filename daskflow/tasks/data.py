@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from .. import settings
 from ..errors import OutputKeyError, SaveError, TaskDefinitionError, TaskIncompleteError
 from ..targets import DataTarget, Target, make_target
-from .core import Task, _map_structure, root_of
+from .core import Task, _map_structure, above, root_of
 
 __all__ = ["TaskData"]
 
@@ -263,10 +263,8 @@ class TaskData(Task):
 
     def outputLoadAllMeta(self) -> dict[str, Any]:
         """``{task_family: metadata}`` of this task and its complete upstream tasks."""
-        from ..graph import build  # see LAZY in tests/test_imports.py
-
         result = {}
-        for t in build([self]).tasks.values():
+        for t in above.need("closure")(self):
             if isinstance(t, TaskData) and t._meta_target().exists():
                 result[t.task_family] = t._meta_target().load()
         return result
