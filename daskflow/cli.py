@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.util
 import itertools
 import os
 import sys
@@ -30,6 +29,7 @@ from . import settings
 from .errors import DaskflowError, UsageError
 from .explain import garbage
 from .graph import TaskGraph, build, downstream_of, plan
+from .modules import load_file
 from .targets import MemoryTarget, redact
 from .targets.urls import _fs
 from .tasks import Task, TaskData, flatten
@@ -67,18 +67,10 @@ def _import(name: str) -> Any:
         path = Path(name).resolve()
         if not path.is_file():
             raise UsageError(f"no such file: {name}")
-        if str(path.parent) not in sys.path:
-            sys.path.insert(0, str(path.parent))
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise UsageError(f"cannot import {name}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module  # forked workers find it by name
-        spec.loader.exec_module(module)
-        import cloudpickle
-
-        cloudpickle.register_pickle_by_value(module)  # cluster workers get its classes by value
-        return module
+        try:
+            return load_file(path, register=True)
+        except ImportError as e:
+            raise UsageError(f"cannot import {name}: {e}") from None
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import importlib.util
 import keyword
 import math
 import operator
@@ -48,6 +47,7 @@ from typing import Any
 
 from .errors import ParameterError, WorkflowError
 from .execute import check_tasks
+from .modules import load_file
 from .parameters import (
     ChoiceParameter,
     DictParameter,
@@ -616,15 +616,10 @@ def _data_root(folder: Path, path_data: str | os.PathLike[str] | None) -> Path |
 
 
 def _load_module(name: str, file: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
-        raise WorkflowError(f"FlowImport cannot import {file}: no loader for it")
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        return load_file(file, name)
     except Exception as e:
         raise WorkflowError(f"FlowImport could not import {file}: {type(e).__name__}: {e}") from e
-    return module
 
 
 def _module_tasks(module: ModuleType) -> dict[str, type[Task]]:

@@ -31,6 +31,7 @@ LAYERS = [
     "errors",
     "settings",
     "context",
+    "modules",
     "date_interval",
     "parameters",
     "formats",
