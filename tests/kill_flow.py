@@ -3,8 +3,8 @@ tests/test_kill9.py::
 
     python kill_flow.py ROOT POINT
 
-POINT is where the first task that reaches it dies: ``lease create`` (its lease file written
-and locked, not yet linked into place), ``lease renewal`` (the renewed lease written, not
+POINT is where the first task that reaches it dies: ``lease create`` (its lease file
+created, not yet locked nor written), ``lease renewal`` (the renewed lease written, not
 yet renamed over the old one), ``commit`` (an output written to its temporary, not yet
 renamed), ``manifest`` (the outputs committed, the manifest not written), ``dataset`` (a
 Dask DataFrame's parts written into their hidden folder, not yet moved into place).
@@ -45,7 +45,7 @@ def before(owner: Any, name: str, when: Any = None) -> None:
 def main() -> None:
     root, point = sys.argv[1], sys.argv[2]
     if point == "lease create":
-        before(exclusive.os, "link")
+        before(exclusive.fcntl, "flock")  # created, not yet locked nor written
     elif point == "lease renewal":
         daskflow.settings.lease_ttl = 0.3  # (renewed every 0.1 s while a task runs)
         os.environ["FLOW_PAUSE"] = "1.0"

@@ -5,8 +5,9 @@ For each trial the leases of a task whose holder is gone (a lease file of a proc
 longer runs, its lock free) wait under ROOT; RACERS processes, released together by a
 barrier, each try to take it at once (``lease_wait = 0``: who finds it held gives up). A
 winner keeps its lease to the end, so a second winner would be a second holder at the same
-time. Each trial, one in three of the dead leases is empty (its holder was killed while it
-wrote it), one in three is a cut-short renewal's state (a leftover beside it)."""
+time. Of the trials, one in three has an empty dead lease (its holder was killed while it
+wrote it), one in three a cut-short renewal's state (a leftover beside it), and one in four
+no lease at all: the racers all create it at once."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def prepare(root: str, trials: int) -> None:
         folder = f"{root}/T{i}"
         os.makedirs(folder, exist_ok=True)
         path = f"{folder}/{lease_name(f'T{i}')}"
+        if i % 4 == 3:
+            continue  # no lease yet: the racers all create it at once
         holder = Holder(f"T{i}", "dead-run", socket.gethostname(), pid, 0.0, 1e12, "dead")
         with open(path, "wb") as f:
             f.write(b"" if i % 3 == 1 else holder.text())

@@ -82,12 +82,15 @@ class LocalStore(Store):
     included), so a lease whose lock is free has no holder on this machine, whatever its
     file holds.
 
-    A lease appears under its name already written and locked: a temporary beside it
-    (``{lease}.{8 hex}``) is written, locked and then linked to the name, which fails if a
-    lease is there. A takeover first locks the old file and checks that it is still the one
-    under the name, then renames its own locked file over it: of any number of racers
-    exactly one wins, and the others see a locked lease. The holder keeps the file open
-    (``fd``) and changes it the same way, so the lock never lapses while the name holds it.
+    A lease is created exclusively (``O_EXCL``) and locked at once, then written: in the
+    instant between, a waiter may find it empty and unlocked, take it for a dead holder's
+    and lock it first; then the creator's lock fails, or finds another file under the name
+    once it has it, and it waits like any other. A
+    takeover first locks the old file and checks that it is still the one under the name,
+    then renames a locked file of its own (``{lease}.{8 hex}``, written first) over it: of
+    any number of racers exactly one wins, and the others see a locked lease. The holder
+    keeps the file open (``fd``) and renews it the same way, so the lock never lapses while
+    the name holds it.
     """
 
     fd: int | None = None
@@ -116,18 +119,34 @@ class LocalStore(Store):
             os.close(old)
 
     def create(self, raw: bytes) -> bool:
-        fd, tmp = self._locked(raw)
+        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
         try:
-            os.link(tmp, self.path)
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:  # the task's first run: make its folder
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                fd = os.open(self.path, flags, 0o644)
         except FileExistsError:
-            os.close(fd)
             return False
+        try:  # a waiter that found it empty and unlocked in between took it: it won
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            st, now = os.fstat(fd), os.stat(self.path)
+            ours = (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)  # (not replaced since)
+        except (BlockingIOError, FileNotFoundError):
+            ours = False
         except BaseException:
             os.close(fd)
             raise
-        finally:
+        if not ours:
+            os.close(fd)
+            return False
+        try:
+            _write_all(fd, raw)
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
+                os.remove(self.path)  # (still locked: nobody can have taken it)
+            os.close(fd)
+            raise
         self._hold(fd)
         return True
 
