@@ -1,8 +1,8 @@
 """One writer per task at a time: a lease object beside the task's outputs.
 
 Before a run executes a task with stored outputs, it takes the task's lease: it creates
-``.{task_id}.lease`` in the folder of the task's first output, exclusively (a file written,
-locked and then linked into place on a local disk; a put with ``If-None-Match: *`` on S3),
+``.{task_id}.lease`` in the folder of the task's first output, exclusively (``O_EXCL`` and a
+lock at once on a local disk; a put with ``If-None-Match: *`` on S3),
 holding who holds it (run, host, pid) and until when. While the task runs, one thread per
 process renews the expiry of every lease the process holds. The task's outputs are
 committed only while the lease is still held, and the lease is deleted after (or turned into
