@@ -7,7 +7,6 @@ import sys as _sys
 
 from . import errors as errors
 from . import formats as formats
-from . import functional as functional
 from . import parameters as parameters
 from . import settings as settings
 from . import targets as targets
@@ -20,14 +19,15 @@ from .compat import dotdict as dotdict
 from .compat import enable_cloud_storage as enable_cloud_storage
 from .compat import enable_gcs as enable_gcs
 from .compat import flatten as flatten
+from .compat import functional as functional
 from .compat import invalidate_all as invalidate_all
 from .compat import invalidate_orphans as invalidate_orphans
 from .compat import luigi_inherits as luigi_inherits
 from .compat import luigi_requires as luigi_requires
 from .compat import utils as utils
+from .compat.export import FlowExport as FlowExport
+from .compat.export import FlowImport as FlowImport
 from .execute import RunResult as RunResult
-from .export import FlowExport as FlowExport
-from .export import FlowImport as FlowImport
 from .parameters import BoolParameter as BoolParameter
 from .parameters import ChoiceParameter as ChoiceParameter
 from .parameters import DateHourParameter as DateHourParameter
@@ -67,6 +67,9 @@ __version__ = "0.1.0"
 # d6tflow's modules by their d6tflow names: `import daskflow.utils` as `import d6tflow.utils`
 _sys.modules.setdefault(f"{__name__}.utils", utils)
 _sys.modules.setdefault(f"{__name__}.cache", cache)
+# ... and where they were before they moved into compat
+_sys.modules.setdefault(f"{__name__}.functional", functional)
+_sys.modules.setdefault(f"{__name__}.export", _sys.modules[f"{__name__}.compat.export"])
 
 __all__ = [
     "BoolParameter",

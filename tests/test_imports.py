@@ -54,8 +54,6 @@ LAYERS = [
     "visualize",
     "execute",
     "workflow",
-    "functional",
-    "export",
     "cli",
     "compat",
     "__main__",

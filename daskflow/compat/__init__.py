@@ -1,5 +1,7 @@
-"""Names that exist only because d6tflow 0.2.8 has them, so ``import daskflow as d6tflow``
-keeps code that uses them working. Each says what replaces it, where something does.
+"""What exists only because d6tflow 0.2.8 has it, so ``import daskflow as d6tflow`` keeps
+code that uses it working: names d6tflow had (each says what replaces it, where something
+does), its ``utils`` and ``cache`` modules, FlowExport/FlowImport (:mod:`.export`) and the
+decorator API (:mod:`.functional`; also importable as ``daskflow.functional``).
 
 The core never imports this package; ``daskflow/__init__.py`` re-exports its names.
 """
@@ -14,6 +16,8 @@ from .. import settings
 from ..errors import CompatibilityWarning
 from ..tasks import Task, flatten, inherits, requires
 from . import cache as cache
+from . import export as export
+from . import functional as functional
 from . import utils as utils
 
 __all__ = [
@@ -24,7 +28,9 @@ __all__ = [
     "dotdict",
     "enable_cloud_storage",
     "enable_gcs",
+    "export",
     "flatten",
+    "functional",
     "invalidate_all",
     "invalidate_orphans",
     "luigi_inherits",

@@ -45,10 +45,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .errors import ParameterError, WorkflowError
-from .execute import check_tasks
-from .modules import load_file
-from .parameters import (
+from ..errors import ParameterError, WorkflowError
+from ..execute import check_tasks
+from ..modules import load_file
+from ..parameters import (
     ChoiceParameter,
     DictParameter,
     EnumParameter,
@@ -59,12 +59,12 @@ from .parameters import (
     Parameter,
     _Luigi,
 )
-from .parameters import __all__ as _PARAMETER_KINDS
-from .tasks import Task, TaskData
+from ..parameters import __all__ as _PARAMETER_KINDS
+from ..tasks import Task, TaskData
 
 __all__ = ["FlowExport", "FlowImport", "TaskDict"]
 
-_PACKAGE = __package__ or "daskflow"
+_PACKAGE = (__package__ or "daskflow").split(".")[0]  # (this module is in daskflow.compat)
 _TASK_BASES = f"{_PACKAGE}.tasks"
 # class attributes that change where and how a task's outputs are stored, written when they
 # differ from the base class's
@@ -372,7 +372,7 @@ class _Writer:
             return self.ref(v)
         to_string = getattr(v, "to_string", None)
         if type(v).__module__ == f"{_PACKAGE}.date_interval" and callable(to_string):
-            from . import date_interval
+            from .. import date_interval
 
             return f"{self.ref(date_interval.parse)}({to_string()!r})"
         raise _Unwritable(

@@ -73,14 +73,14 @@ from dataclasses import dataclass, field
 from types import FunctionType, MappingProxyType
 from typing import Any, TypeVar
 
-from .errors import MissingParameterError, TaskDefinitionError, WorkflowError
-from .execute import RunResult
-from .parameters import adopt
-from .targets import MemoryTarget, Target, data
-from .tasks import CONTEXT_ATTRS, Task, TaskData
-from .tasks import requires as _requires
-from .workflow import Workflow as _Flow
-from .workflow import WorkflowMulti as _FlowMulti
+from ..errors import MissingParameterError, TaskDefinitionError, WorkflowError
+from ..execute import RunResult
+from ..parameters import adopt
+from ..targets import MemoryTarget, Target, data
+from ..tasks import CONTEXT_ATTRS, Task, TaskData
+from ..tasks import requires as _requires
+from ..workflow import Workflow as _Flow
+from ..workflow import WorkflowMulti as _FlowMulti
 
 __all__ = ["Workflow"]
 
