@@ -31,7 +31,7 @@ from .explain import garbage
 from .graph import TaskGraph, build, downstream_of, plan
 from .modules import load_file
 from .targets import MemoryTarget, redact
-from .targets.urls import _fs
+from .targets.urls import filesystem
 from .tasks import Task, TaskData, flatten
 from .workflow import Workflow
 
@@ -220,7 +220,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         if found:
             print("(nothing deleted: --yes deletes them)")
         return 0
-    fs, _ = _fs(root, settings.storage_options)
+    fs, _ = filesystem(root, settings.storage_options)
     for path, _ in found:
         with contextlib.suppress(FileNotFoundError):
             fs.rm_file(path)

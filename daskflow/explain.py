@@ -22,7 +22,7 @@ from . import manifests, settings
 from .fingerprint import fingerprint, library_versions
 from .graph import Plan, TaskGraph, plan
 from .owned import owned
-from .targets.urls import _fs
+from .targets.urls import filesystem
 from .tasks import Task
 
 __all__ = ["accept", "explain", "garbage", "reasons"]
@@ -171,7 +171,7 @@ def garbage(plan: Plan, root: str, storage_options: Mapping[str, Any]) -> list[t
     writers left, manifests of outputs that are gone. One listing of the root. A temporary
     written within three ``lease_ttl`` is left alone whoever it is: its writer may have just
     begun, its lease not yet seen by the listing."""
-    fs, base = _fs(root, storage_options)
+    fs, base = filesystem(root, storage_options)
     try:
         found = {str(p).rstrip("/"): info for p, info in fs.find(base, detail=True).items()}
     except FileNotFoundError:

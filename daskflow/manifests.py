@@ -39,7 +39,7 @@ from .fingerprint import Fingerprint, digest, fingerprint
 from .targets import MemoryTarget, Target, is_local, protocol
 from .targets.bulk import content_stamp
 from .targets.names import fitted
-from .targets.urls import _fs
+from .targets.urls import filesystem
 from .tasks.core import above
 
 __all__ = [
@@ -333,7 +333,7 @@ def declared_reads(task: Any) -> list[str]:
 
 def file_stamp(url: str, storage_options: Mapping[str, Any] | None = None) -> str:
     """A file's content stamp (:func:`daskflow.targets.bulk.content_stamp`); ``"missing"``."""
-    fs, path = _fs(url, storage_options or {})
+    fs, path = filesystem(url, storage_options or {})
     try:
         return content_stamp(fs, path, protocol(url))
     except FileNotFoundError:

@@ -26,7 +26,7 @@ from .leases import lease_name, live
 from .targets import MemoryTarget, Target
 from .targets.exclusive import LocalStore, S3Store, Store
 from .targets.names import temporary_prefix
-from .targets.urls import _fs
+from .targets.urls import filesystem
 from .tasks import Task
 
 __all__ = ["Files", "Owned", "entries", "files_of", "owned"]
@@ -63,7 +63,9 @@ class Files:
     @classmethod
     def of(cls, task_id: str, urls: list[str], options: Mapping[str, Any]) -> Files:
         """The files of the task ``task_id`` that stores ``urls`` (see :func:`entries`)."""
-        paths = [_fs(u, options)[1].rstrip("/") + ("/" if u.endswith("/") else "") for u in urls]
+        paths = [
+            filesystem(u, options)[1].rstrip("/") + ("/" if u.endswith("/") else "") for u in urls
+        ]
         files = tuple(p for p in paths if not p.endswith("/"))
         folders = tuple(p for p in paths if p.endswith("/"))
         temporaries = tuple(_parts(p.rstrip("/")) for p in paths)

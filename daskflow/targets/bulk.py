@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import StorageError, masked
 from .core import Target
-from .urls import _fs, is_local, protocol, redact, resolve
+from .urls import filesystem, is_local, protocol, redact, resolve
 
 __all__ = ["content_stamp", "exists_many", "listings"]
 
@@ -26,7 +26,7 @@ def _list_names(folder: str, storage_options: Mapping[str, Any]) -> set[str]:
                 return {e.name for e in it if e.is_file()}
         except (FileNotFoundError, NotADirectoryError):
             return set()
-    fs, path = _fs(folder, storage_options)
+    fs, path = filesystem(folder, storage_options)
     try:
         entries = fs.ls(path, detail=True)  # (no listing is cached: urls.NO_LISTINGS_CACHE)
     except FileNotFoundError:

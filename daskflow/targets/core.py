@@ -19,7 +19,7 @@ from ..context import run_inputs
 from ..errors import FormatError, OutputNotFoundError, SaveError, StorageError, masked
 from ..formats import Format, get_format
 from .names import fitted, system_temp_prefix, temporary_name
-from .urls import _fs, _local_fs, is_local, protocol, redact, resolve
+from .urls import _local_fs, filesystem, is_local, protocol, redact, resolve
 
 __all__ = ["MemoryTarget", "Staging", "Target", "data", "staging"]
 
@@ -151,7 +151,7 @@ class Target:
 
     def _open(self) -> tuple[Any, str]:
         if self._fs_path is None:
-            self._fs_path = _fs(self.url, self.storage_options)
+            self._fs_path = filesystem(self.url, self.storage_options)
         return self._fs_path
 
     def folder_path(self) -> tuple[Any, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from ..context import base_dir
 from ..errors import StorageError, mask, masked
 
-__all__ = ["is_local", "protocol", "redact", "resolve"]
+__all__ = ["filesystem", "is_local", "protocol", "redact", "resolve"]
 
 
 def protocol(url: str) -> str | None:
@@ -88,9 +88,9 @@ instance's token, daskflow's instances are not shared with the user's own (cache
 """
 
 
-def _fs(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+def filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     """The fsspec filesystem of ``url`` opened with ``storage_options`` (and
-    :data:`NO_LISTINGS_CACHE`), and the path on it."""
+    :data:`NO_LISTINGS_CACHE`), and the path on it: how every layer opens storage."""
     if not storage_options and protocol(url) is None:  # a plain local path: no URL to parse
         return _local_fs(), os.path.abspath(resolve(url))
     from fsspec.core import url_to_fs
