@@ -22,7 +22,7 @@ from . import manifests, settings
 from .fingerprint import fingerprint, library_versions
 from .graph import Plan, TaskGraph, plan
 from .owned import owned
-from .targets.urls import filesystem
+from .targets.urls import filesystem, modified_time
 from .tasks import Task
 
 __all__ = ["accept", "explain", "garbage", "reasons"]
@@ -181,16 +181,10 @@ def garbage(plan: Plan, root: str, storage_options: Mapping[str, Any]) -> list[t
     return [
         (path, int(info.get("size") or 0))
         for path, info in sorted(found.items())
-        if path not in mine and not (_temporary(path) and _modified(info) > young)
+        if path not in mine and not (_temporary(path) and modified_time(info) > young)
     ]
 
 
 def _temporary(path: str) -> bool:
     """Whether ``path`` is a temporary of a write (``.{name}.{tag}.tmp``, or inside one)."""
     return any(p.startswith(".") and p.endswith(".tmp") for p in path.split("/"))
-
-
-def _modified(info: Mapping[str, Any]) -> float:
-    """When a listed file was last written (epoch seconds; 0 if the listing does not say)."""
-    stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or 0
-    return float(stamp.timestamp() if hasattr(stamp, "timestamp") else stamp)

@@ -80,9 +80,15 @@ def _project(obj: Any) -> str | None:
     if not path:
         return "<main>" if module.__name__ == "__main__" else None
     real = os.path.realpath(path)
-    if real.startswith(_ROOTS) or "site-packages" in real or "dist-packages" in real:
+    if _installed(real):
         return None
     return _relative(real, tuple(sys.path), os.getcwd())
+
+
+def _installed(real: str) -> bool:
+    """Whether the file at ``real`` (a real path) is of the standard library or an installed
+    package, not of the project."""
+    return real.startswith(_ROOTS) or "site-packages" in real or "dist-packages" in real
 
 
 @functools.lru_cache(maxsize=4096)
@@ -220,9 +226,7 @@ def _module_file(name: str) -> str | None:
     if not origin.endswith(".py"):
         return None
     real = os.path.realpath(origin)
-    if real.startswith(_ROOTS) or "site-packages" in real or "dist-packages" in real:
-        return None
-    return real
+    return None if _installed(real) else real
 
 
 def _resolve(name: str, namespace: dict[str, Any]) -> Any:

@@ -376,10 +376,8 @@ def made_current(
     """The commit of a manifest beside ``target`` that says ``task``'s outputs are current for
     the code and inputs ``prov`` and ``ran`` (the commits of upstream tasks of this run)
     name, if there is one: made by another run since this one planned (one listing)."""
-    fs, folder = where(target)
     inputs = inputs_key({**prov.upstream, **ran}, file_stamps(task))
-    found = index(_listed(fs, folder, task.task_id))
-    for s in stamps_for(task.task_id, found):
+    for s in _stamps_beside(target, task.task_id):
         if s.code == prov.code.key and s.inputs == inputs:
             return s.commit
     return None
@@ -388,9 +386,14 @@ def made_current(
 def last_commit(target: Target, task_id: str) -> str | None:
     """The commit of the one manifest of ``task_id`` beside ``target`` (None: none, or
     several), for a task another run made: the tasks downstream record it as their input."""
-    fs, folder = where(target)
-    found = stamps_for(task_id, index(_listed(fs, folder, task_id)))
+    found = _stamps_beside(target, task_id)
     return found[0].commit if len(found) == 1 else None
+
+
+def _stamps_beside(target: Target, task_id: str) -> list[Stamp]:
+    """What the names of ``task_id``'s manifests beside ``target`` say (one listing)."""
+    fs, folder = where(target)
+    return stamps_for(task_id, index(_listed(fs, folder, task_id)))
 
 
 def judge(

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from .. import settings
 from ..errors import StorageError
 from .core import Target
-from .urls import is_local, protocol
+from .urls import is_local, modified_time, protocol
 
 __all__ = ["LocalStore", "OtherStore", "S3Store", "Store", "store_beside"]
 
@@ -72,8 +72,7 @@ class Store:
             info = self.fs.info(self.path)
         except FileNotFoundError:
             return None
-        stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
-        return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp or 0)
+        return modified_time(info)
 
 
 class LocalStore(Store):
@@ -98,12 +97,7 @@ class LocalStore(Store):
     def _locked(self, raw: bytes) -> tuple[int, str]:
         """A new file beside the lease holding ``raw``, locked: its descriptor and path."""
         tmp = f"{self.path}.{uuid.uuid4().hex[:8]}"
-        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
-        try:
-            fd = os.open(tmp, flags, 0o644)
-        except FileNotFoundError:  # the task's first run: make its folder
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            fd = os.open(tmp, flags, 0o644)
+        fd = self._new(tmp)
         try:
             _write_all(fd, raw)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,14 +112,19 @@ class LocalStore(Store):
         if old is not None:
             os.close(old)
 
-    def create(self, raw: bytes) -> bool:
+    def _new(self, path: str) -> int:
+        """Create ``path`` exclusively (``FileExistsError`` if it is there), making the
+        lease's folder on the task's first run."""
         flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
         try:
-            try:
-                fd = os.open(self.path, flags, 0o644)
-            except FileNotFoundError:  # the task's first run: make its folder
-                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-                fd = os.open(self.path, flags, 0o644)
+            return os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            return os.open(path, flags, 0o644)
+
+    def create(self, raw: bytes) -> bool:
+        try:
+            fd = self._new(self.path)
         except FileExistsError:
             return False
         try:  # a waiter that found it empty and unlocked in between took it: it won

@@ -10,7 +10,7 @@ from typing import Any
 from ..context import base_dir
 from ..errors import StorageError, mask, masked
 
-__all__ = ["filesystem", "is_local", "protocol", "redact", "resolve"]
+__all__ = ["filesystem", "is_local", "modified_time", "protocol", "redact", "resolve"]
 
 
 def protocol(url: str) -> str | None:
@@ -46,6 +46,17 @@ def redact(url: str) -> str:
     'data/Task/x.pkl'
     """
     return mask(url)
+
+
+def modified_time(info: Mapping[str, Any]) -> float:
+    """When the file an fsspec ``info``/listing entry describes was last written (epoch
+    seconds; 0 when the filesystem does not say): ``mtime`` locally, ``LastModified`` on S3.
+
+    >>> modified_time({"mtime": 12.5}), modified_time({})
+    (12.5, 0.0)
+    """
+    stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or 0
+    return float(stamp.timestamp() if hasattr(stamp, "timestamp") else stamp)
 
 
 def resolve(url: str) -> str:
