@@ -17,14 +17,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import settings
 from .errors import ClusterError, mask
-from .runtime import DONE, FAILED, UPSTREAM_FAILED
+from .runtime import DONE, FAILED, UPSTREAM_FAILED, report
 
-__all__ = ["get_distributed"]
+__all__ = ["get_distributed", "threads"]
 
 Done = Callable[[str, str], None]  # (key, how its node ended: see schedulers.Done)
 
@@ -33,39 +33,107 @@ def _nothing(key: str, state: str) -> None:
     pass
 
 
+Grow = Callable[[str, Any], "tuple[Any, list[str]] | None"]
+"""Called with each node's key and result (or Dask's error for it) as it finishes; returns
+more graph to run (whose nodes may name keys already sent) and its keys, or None."""
+
+
 def get_distributed(
-    dsk: Any, keys: list[str], done: Done = _nothing, client: Any = None
+    dsk: Any, keys: list[str], done: Done = _nothing, client: Any = None, grow: Grow | None = None
 ) -> list[Any]:
     """Run the graph on the cluster of ``client``; a node Dask could not run (a worker lost
     too often, a result it could not move) gives the exception Dask reported for it, and
     every node without a result when the scheduler goes away mid-run a
-    :class:`~daskflow.errors.ClusterError` saying so, so the run still returns."""
+    :class:`~daskflow.errors.ClusterError` saying so, so the run still returns.
+
+    With ``grow``, the graph may grow as nodes finish (:data:`Grow`): the results are those of
+    ``keys``, then of the keys ``grow`` gave, in order."""
     _workers_for(client, _needs(dsk), float(settings.worker_wait))
-    futures = client.get(_unnamed(dsk), keys, sync=False)
+    sent = _Sent(client)
+    sent.add(dsk, keys)
     results: dict[str, Any] = {}
     lost: BaseException | None = None
     try:
-        for batch in _as_done(client, futures):
+        for batch in _as_done(client, sent):
             # the (small) results of what finished since the last look, in one transfer, so
             # each node is reported as it went: done, or failed in its own node
             finished = [f for f in batch if f.status == "finished"]
             for future, value in zip(finished, client.gather(finished), strict=True):
                 results[future.key] = value
-                done(future.key, getattr(value, "state", FAILED))
+                report(done, future.key, value)
             for future in batch:
                 if future.status == "error":
                     results[future.key] = future.exception()
-                    done(future.key, _erred(dsk, future.key, results))
+                    done(future.key, _erred(sent.graph, future.key, results))
                 elif future.status != "finished":  # cancelled: the scheduler went away
                     results[future.key] = lost = lost or _lost(client, future.status)
+            if grow is not None and lost is None:
+                for future in batch:
+                    more = grow(future.key, results[future.key])
+                    if more is not None:
+                        sent.add(*more, results)
     except Exception as e:  # the connection to the scheduler broke
         lost = _lost(client, f"{type(e).__name__}: {e}")
         lost.__cause__ = e
     finally:
         with contextlib.suppress(Exception):
-            for future in futures:
+            for future in sent.futures.values():
                 future.release()
-    return [results.get(k, lost) for k in keys]
+    return [results.get(k, lost) for k in sent.keys]
+
+
+class _Sent:
+    """What a run has sent to the cluster: the futures by key, in order, and the graph."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.futures: dict[str, Any] = {}
+        self.keys: list[str] = []
+        self.graph: dict[str, Any] = {}
+        self.new: list[Any] = []  # futures not yet looked at by _as_done
+
+    def add(self, dsk: Any, keys: list[str], results: dict[str, Any] | None = None) -> None:
+        """Send ``dsk``; its nodes may name keys sent before, whose futures stand in for them.
+        One that asks for resources no worker has gets the error saying so in ``results``."""
+        self.keys.extend(keys)
+        self.graph.update(_flat(dsk))
+        if results is not None and _needs(dsk):
+            try:
+                _workers_for(self.client, _needs(dsk), float(settings.worker_wait))
+            except ClusterError as e:
+                results.update(dict.fromkeys(keys, e))
+                return
+        futures = self.client.get(_unnamed(_linked(dsk, self.futures)), keys, sync=False)
+        self.futures.update(zip(keys, futures, strict=True))
+        self.new.extend(futures)
+
+
+def _flat(dsk: Any) -> dict[str, Any]:
+    if hasattr(dsk, "layers"):
+        return {k: v for layer in dsk.layers.values() for k, v in layer.items()}
+    return dict(dsk)
+
+
+def _linked(dsk: Any, futures: Mapping[str, Any]) -> Any:
+    """``dsk`` (nodes ``(fn, [upstream keys])``) with each key sent before replaced by its
+    future: Dask takes a future in a graph as a dependency on what is already on the cluster."""
+
+    def link(part: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            k: (fn, [futures.get(u, u) for u in ups], *rest) for k, (fn, ups, *rest) in part.items()
+        }
+
+    if not futures:
+        return dsk
+    if not hasattr(dsk, "layers"):
+        return link(dsk)
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    layers = {
+        name: MaterializedLayer(link(layer), annotations=getattr(layer, "annotations", None))
+        for name, layer in dsk.layers.items()
+    }
+    return HighLevelGraph(layers, {name: set() for name in layers})
 
 
 POLL = (0.005, 0.25)  # seconds between looks at the futures: the first, and the longest
@@ -89,6 +157,15 @@ def _workers(client: Any) -> dict[str, Any]:
     except TypeError:  # an older distributed
         info = client.scheduler_info()
     return dict(info.get("workers") or {})
+
+
+def threads(client: Any) -> int:
+    """How many tasks the cluster of ``client`` runs at once: its workers' threads (at least
+    1: a cluster that has none yet may be starting them)."""
+    try:
+        return max(1, sum(int(w.get("nthreads") or 1) for w in _workers(client).values()))
+    except Exception:
+        return 1
 
 
 def _workers_for(client: Any, needs: dict[tuple[tuple[str, float], ...], str], wait: float) -> None:
@@ -140,36 +217,42 @@ def _erred(dsk: Any, key: str, results: dict[str, Any]) -> str:
     return UPSTREAM_FAILED if bad else FAILED
 
 
-def _as_done(client: Any, futures: list[Any]) -> Iterator[list[Any]]:
-    """The futures as they finish, err or are cancelled, a list per look at their states
-    every so often, not by ``as_completed``: that runs a coroutine per future on the
-    client's event loop (the scheduler's too, on a LocalCluster), which cost 6-8% of a fan
-    of 5,000. Between looks it waits for the last future (a task no other one needs, most
-    often the flow's own), so a run ends as soon as that is done."""
+def _as_done(client: Any, sent: _Sent) -> Iterator[list[Any]]:
+    """The futures ``sent`` as they finish, err or are cancelled (those sent meanwhile too), a
+    list per look at their states every so often, not by ``as_completed``: that runs a
+    coroutine per future on the client's event loop (the scheduler's too, on a LocalCluster),
+    which cost 6-8% of a fan of 5,000. Between looks it waits for the last future sent (a task
+    no other one needs, most often the flow's own), so a run ends as soon as that is done."""
     last = threading.Event()
-    if futures:
-        futures[-1].add_done_callback(lambda _: last.set())
-    pending = list(futures)
+    pending: list[Any] = []
     pause = POLL[0]
-    while pending:
+    while True:
+        if sent.new:
+            pending.extend(sent.new)
+            last.clear()
+            sent.new[-1].add_done_callback(lambda _: last.set())
+            sent.new = []
+            pause = POLL[0]
+        if not pending:
+            return
         still, ended = [], []
         for future in pending:
             if future.status in ("pending", "lost"):  # lost: Dask is making it again
                 still.append(future)
             else:
                 ended.append(future)
-        if ended:
-            yield ended
         pending = still
-        if pending:
-            if client.status in ("closing", "closed"):
-                raise ConnectionError(f"the client is {client.status}")
-            if last.is_set():  # other tasks are left: a flow with several final tasks
-                time.sleep(pause)
-            else:
-                last.wait(pause)
-            # a look costs about 0.2 us per pending future: on 100,000, look every 2.5 s
-            pause = min(pause * 2, max(POLL[1], len(pending) * 25e-6))
+        if ended:
+            yield ended  # (which may send more)
+            continue
+        if client.status in ("closing", "closed"):
+            raise ConnectionError(f"the client is {client.status}")
+        if last.is_set():  # other tasks are left: a flow with several final tasks
+            time.sleep(pause)
+        else:
+            last.wait(pause)
+        # a look costs about 0.2 us per pending future: on 100,000, look every 2.5 s
+        pause = min(pause * 2, max(POLL[1], len(pending) * 25e-6))
 
 
 def _unnamed(dsk: Any) -> Any:

@@ -9,17 +9,17 @@ in-memory outputs, which travel with the node (``given``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .fingerprint import Fingerprint, fingerprint
 from .graph import TaskGraph
 from .manifests import Provenance
-from .runtime import Environment, Node, _dumps, memory_values
+from .runtime import Batch, Environment, Node, _dumps, memory_values
 from .shipping import Shipped, Unsendable
 from .tasks import Task
 
-__all__ = ["annotated", "compile_graph", "dask_key"]
+__all__ = ["Compiler", "annotated", "compile_graph", "dask_key"]
 
 
 def _given(graph: TaskGraph, ups: list[str], env: Environment | None) -> Any:
@@ -68,19 +68,8 @@ def compile_graph(
     codes: dict[type, Fingerprint] | None = None,
     stale: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys.
-
-    Each value is ``(Node(task, given, env, fresh, prov), [upstream keys])``: the values of
-    in-memory outputs of complete upstream tasks travel with the node (``given``). With ``env``
-    (for workers in other processes) the node applies the caller's settings and working
-    directory, and returns values and errors in a form that survives pickling; with ``ship``
-    each task travels cloudpickled (:class:`Shipped`). Keys are :func:`dask_key` of the task
-    ids. The graph lists dependencies before dependents. ``fresh`` names the tasks whose outputs
-    did not exist when the run began (their nodes need no commit record on a cluster).
-    ``commits``: the commit ids of complete tasks, from their manifests, which the manifests of
-    the tasks that read them record (:class:`daskflow.manifests.Provenance`). ``codes``: the
-    code fingerprints of the tasks' classes, filled as they are computed (a caller that needs
-    them too passes its own).
+    """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys,
+    one key per task (see :class:`Compiler` for the arguments, and for batches).
 
     >>> from daskflow.tasks import Task
     >>> class A(Task): pass
@@ -92,35 +81,103 @@ def compile_graph(
     (Node(B__99914b932b, fresh=False), ['A__99914b932b'])
     """
     keys = list(keys)
-    selected = set(keys)
-    fresh = set(fresh)
-    stale = set(stale)
-    dsk: dict[str, Any] = {}
-    classes: dict[type, bytes] = {}
-    codes = {} if codes is None else codes
-    for k in keys:
+    compiler = Compiler(graph, keys, env, ship, token, fresh, commits, codes, stale)
+    return compiler.part([[k] for k in keys])
+
+
+class Compiler:
+    """Compiles the tasks a run executes (``keys`` of ``graph``) into Dask graph parts.
+
+    Each value is ``(node, [upstream Dask keys])``: a :class:`~daskflow.runtime.Node` for a
+    key of one task, a :class:`~daskflow.runtime.Batch` for a key of several (see
+    :mod:`daskflow.batching`). The values of in-memory outputs of complete upstream tasks
+    travel with the node (``given``). With ``env`` (for workers in other processes) the node
+    applies the caller's settings and working directory, and returns values and errors in a
+    form that survives pickling; with ``ship`` each task travels cloudpickled
+    (:class:`Shipped`). Keys are :func:`dask_key` of the task ids (a batch's, ``{family}-batch-``
+    and its first task's). ``fresh`` names the tasks whose outputs did not exist when the run
+    began (their nodes need no commit record on a cluster). ``commits``: the commit ids of
+    complete tasks, from their manifests, which the manifests of the tasks that read them
+    record (:class:`daskflow.manifests.Provenance`). ``codes``: the code fingerprints of the
+    tasks' classes, filled as they are computed (a caller that needs them too passes its own).
+
+    A run may compile its tasks in several parts (:meth:`part`), each after the parts that
+    hold its upstream tasks: a later part's nodes name the keys of earlier ones.
+    """
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        keys: Iterable[str],
+        env: Environment | None = None,
+        ship: bool = False,
+        token: str | None = None,
+        fresh: Iterable[str] = (),
+        commits: Mapping[str, str | None] | None = None,
+        codes: dict[type, Fingerprint] | None = None,
+        stale: Iterable[str] = (),
+    ) -> None:
+        self.graph = graph
+        self.selected = set(keys)
+        self.env, self.ship, self.token = env, ship, token
+        self.fresh, self.stale = set(fresh), set(stale)
+        self.commits = commits or {}
+        self.codes = {} if codes is None else codes
+        self.classes: dict[type, bytes] = {}
+        self.where: dict[str, str] = {}  # task key -> the Dask key that runs it
+        self.members: dict[str, list[str]] = {}  # Dask key -> the task keys it runs
+
+    def part(self, groups: Iterable[Sequence[str]]) -> dict[str, Any]:
+        """The graph of ``groups`` of task keys, dependencies first: a key per group (a group
+        of one is a node, of more a batch, whose tasks need none of each other)."""
+        dsk: dict[str, Any] = {}
+        for group in groups:
+            first = self.graph.tasks[group[0]]
+            if len(group) == 1:
+                name = dask_key(first, self.token)
+            else:
+                name = f"{first.task_family}-batch-{first.task_id}"
+                name = name if self.token is None else f"{name}@{self.token}"
+            for k in group:
+                self.where[k] = name
+            self.members[name] = list(group)
+            nodes = [self._node(k, batched=len(group) > 1) for k in group]
+            upstream = list(dict.fromkeys(u for _, ups in nodes for u in ups))
+            if len(group) == 1:
+                dsk[name] = (nodes[0][0], upstream)
+            else:
+                dsk[name] = (Batch(name, tuple(n for n, _ in nodes)), upstream)
+        return dsk
+
+    def _node(self, k: str, batched: bool) -> tuple[Node, list[str]]:
+        graph = self.graph
         ups = graph.deps[k]
-        given = _given(graph, [d for d in ups if d not in selected], env)
-        task: Task | Shipped = Shipped(graph.tasks[k], classes) if ship else graph.tasks[k]
-        upstream = [dask_key(graph.tasks[d], token) for d in ups if d in selected]
-        name = dask_key(graph.tasks[k], token)
+        given = _given(graph, [d for d in ups if d not in self.selected], self.env)
+        task: Task | Shipped = graph.tasks[k]
+        if self.ship:
+            task = Shipped(graph.tasks[k], self.classes)
+        inside = [d for d in ups if d in self.selected]
+        upstream = list(dict.fromkeys(self.where[d] for d in inside))
+        needs = None
+        if batched or any(len(self.members[u]) > 1 for u in upstream):
+            needs = frozenset(graph.tasks[d].task_id for d in inside)
         prov = Provenance(
-            fingerprint(type(graph.tasks[k]), codes),
-            {graph.tasks[d].task_id: (commits or {}).get(d) for d in ups if d not in selected},
-            clean=k not in fresh,
-            dask_key=name,
-            stale=k in stale,
+            fingerprint(type(graph.tasks[k]), self.codes),
+            {graph.tasks[d].task_id: self.commits.get(d) for d in ups if d not in self.selected},
+            clean=k not in self.fresh,
+            dask_key=self.where[k],
+            stale=k in self.stale,
         )
-        dsk[name] = (Node(task, given, env, k in fresh, prov), upstream)
-    return dsk
+        return Node(task, given, self.env, k in self.fresh, prov, needs), upstream
 
 
-def annotated(dsk: dict[str, Any], graph: TaskGraph, keys: Iterable[str]) -> Any:
-    """``dsk`` (whose nodes run ``keys``, in order) with each task's ``resources`` as a
-    Dask annotation: a layer per set of resources, so no graph optimisation can drop them."""
+def annotated(dsk: dict[str, Any], graph: TaskGraph, members: Mapping[str, Sequence[str]]) -> Any:
+    """``dsk`` with each task's ``resources`` as a Dask annotation (``members``: the task keys
+    each Dask key runs; a batch's share their resources): a layer per set of resources, so no
+    graph optimisation can drop them."""
     layers: dict[Any, dict[str, Any]] = {}
-    for (name, node), k in zip(dsk.items(), keys, strict=True):
-        res = graph.tasks[k].resources
+    for name, node in dsk.items():
+        res = graph.tasks[members[name][0]].resources
         layers.setdefault(tuple(sorted(res.items())) if res else None, {})[name] = node
     if list(layers) == [None]:
         return dsk

@@ -17,6 +17,7 @@ The scheduler is chosen in :mod:`daskflow.schedulers`; while the run is under wa
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import traceback
@@ -28,12 +29,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
-from .compile import annotated, compile_graph
+from .batching import Batcher, history
+from .clusters import threads
+from .compile import Compiler, annotated
 from .errors import ClusterError, CompatibilityWarning, TaskError, WorkflowError
 from .fingerprint import Fingerprint
 from .graph import Plan, TaskGraph, build, forced_keys, no_cycle_collection, plan
 from .progress import Reporter
-from .runtime import COMMITTED, DONE, FAILED, UPSTREAM_FAILED, Environment, NodeResult
+from .runtime import (
+    COMMITTED,
+    DONE,
+    FAILED,
+    UPSTREAM_FAILED,
+    BatchResult,
+    Environment,
+    NodeResult,
+)
 from .schedulers import resolve, width
 from .targets import MemoryTarget, _data_lock, data, exists_many
 from .tasks import Task, _confirm
@@ -69,12 +80,15 @@ def execute(
     run_id = uuid.uuid4().hex[:12]  # names the run in leases; on a cluster, in its keys too
     token = run_id if cluster else None  # runs sharing a cluster share no key
     error: BaseException | None = None
+    compiler: Compiler | None = None
+    names: list[str] = []  # the Dask keys sent, in order
     with chosen.open() as get:
         try:
             progress.start(chosen.describe())
+            batcher = _batcher(planned, chosen) if cluster else None
             env = Environment.here(run_id) if chosen.portable else None
             codes: dict[type, Fingerprint] = {}
-            dsk = compile_graph(
+            compiler = Compiler(
                 graph,
                 keys,
                 env,
@@ -85,30 +99,33 @@ def execute(
                 stale=planned.stale,
                 codes=codes,
             )
-            ids = dict(zip(dsk, keys, strict=True))  # Dask key -> task id
+            dsk = compiler.part(batcher.release() if batcher else [[k] for k in keys])
+            names.extend(dsk)
+            members = compiler.members
 
-            def done(key: str, state: str) -> None:
-                progress.finished(ids.get(key, key), state)
+            def done(key: str, state: str) -> None:  # (a Dask key, or a task id of a batch)
+                for k in members.get(key, (key,)):
+                    progress.finished(k, state)
 
+            kwargs: dict[str, Any] = {}
+            if chosen.name in ("local", "processes"):
+                kwargs = _local_kwargs(graph, keys, codes)
+            elif batcher is not None:
+                kwargs = {"grow": functools.partial(_grow, batcher, compiler, names)}
             outcome = get(
-                annotated(dsk, graph, keys) if cluster else dsk,
-                list(dsk),
-                done,
-                **(
-                    _local_kwargs(graph, keys, codes)
-                    if chosen.name in ("local", "processes")
-                    else {}
-                ),
+                annotated(dsk, graph, members) if cluster else dsk, list(dsk), done, **kwargs
             )
         except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
             error = TaskError(f"the {chosen.name} scheduler failed: {type(e).__name__}: {e}")
             error.__cause__ = e
-            outcome = [None] * len(keys)
+            outcome = [None] * len(names)
         finally:
             progress.close()
             if token is not None and error is None:  # best effort: the cluster may be gone
                 with contextlib.suppress(Exception):
                     chosen.client.set_metadata([COMMITTED, token], None)
+    by_task = _by_task(names, outcome, compiler.members if compiler else {})
+    outcome = [by_task.get(k) for k in keys]
     results = _fill(graph, keys, outcome, error, fresh)
     if chosen.portable:
         with _data_lock:
@@ -118,6 +135,50 @@ def execute(
                         data.pop(t.url, None)  # what this process held of the task is stale
                     data.update(r.memory())  # in-memory outputs made elsewhere live here
     return results
+
+
+def _batcher(planned: Plan, chosen: Any) -> Batcher | None:
+    """The batches of a cluster run, sized for its workers' threads (None: batching is off,
+    ``settings.batch_seconds = 0``)."""
+    target = float(settings.current("batch_seconds"))
+    if target <= 0:
+        return None
+    graph, keys = planned.graph, list(planned.keys)
+    batcher = Batcher(graph, keys, threads(chosen.client), target)
+    batcher.known.update(history(graph, keys, batcher.families()))
+    return batcher
+
+
+def _grow(
+    batcher: Batcher, compiler: Compiler, names: list[str], key: str, value: Any
+) -> tuple[Any, list[str]] | None:
+    """What the tasks of the Dask key ``key`` that finished with ``value`` release: the graph
+    of the next tasks, and its keys (which ``names`` records), or None."""
+    results = value.results if isinstance(value, BatchResult) else [value]
+    if isinstance(value, (BatchResult, NodeResult)):
+        seconds: dict[str, float | None] = {r.key: r.seconds for r in results}
+    else:  # Dask's error for the key: its tasks said nothing
+        seconds = dict.fromkeys(compiler.members.get(key, ()))
+    groups = batcher.learned(seconds)
+    if not groups:
+        return None
+    part = compiler.part(groups)
+    names.extend(part)
+    return annotated(part, compiler.graph, compiler.members), list(part)
+
+
+def _by_task(
+    names: list[str], outcome: list[Any], members: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """Each task's outcome from the outcome of each Dask key ``names``: a batch's result
+    opened into its tasks' results; Dask's error for a key, for each of its tasks."""
+    out: dict[str, Any] = {}
+    for name, value in zip(names, outcome, strict=True):
+        if isinstance(value, BatchResult):
+            out.update((r.key, r) for r in value.results)
+        else:
+            out.update(dict.fromkeys(members.get(name, (name,)), value))
+    return out
 
 
 def _local_kwargs(
@@ -146,7 +207,7 @@ def _fill(
     outputs were missing (``fresh``) and are all there now did run: it counts as done, and
     the others as not run, with the one message and no traceback of Dask's.
     """
-    given = dict(zip(keys, outcome, strict=True))
+    given = dict(zip(keys, outcome, strict=True))  # (None: sent to no worker)
     fresh = set(fresh)
     out: dict[str, NodeResult] = {}
     for k in keys:  # dependencies first

@@ -48,6 +48,7 @@ __all__ = [
     "Provenance",
     "Stamp",
     "Verdict",
+    "durations",
     "index",
     "inputs_key",
     "judge",
@@ -394,6 +395,29 @@ def _stamps_beside(target: Target, task_id: str) -> list[Stamp]:
     """What the names of ``task_id``'s manifests beside ``target`` say (one listing)."""
     fs, folder = where(target)
     return stamps_for(task_id, index(_listed(fs, folder, task_id)))
+
+
+def durations(target: Target, family: str, most: int = 3) -> list[float]:
+    """How long the last runs of tasks of ``family`` took, in seconds, from at most ``most``
+    of the manifests beside ``target`` (one listing; a file read each)."""
+    fs, folder = where(target)
+    try:
+        names = [str(n).rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(folder, detail=False)]
+    except FileNotFoundError:
+        return []
+    found: list[float] = []
+    for name in names:
+        if len(found) >= most:
+            break
+        if not (name.startswith(f".{family}_") and name.endswith(SUFFIX)):
+            continue
+        try:
+            m = json.loads(fs.cat_file(f"{folder}/{name}"))
+            if m.get("task_family") == family:
+                found.append(max(0.0, float(m["finished"]) - float(m["started"])))
+        except (FileNotFoundError, ValueError, TypeError, KeyError):
+            continue
+    return found
 
 
 def judge(

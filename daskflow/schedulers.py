@@ -28,7 +28,7 @@ the first of: the ``scheduler=`` argument, ``daskflow.settings.scheduler``, Dask
 default (:func:`get_local` with ``min(cores, width)`` worker processes, or :func:`get_sync`
 when nothing can run in parallel). ``workers=N`` (d6tflow's argument) means N worker processes.
 
-Kept in one module: the get-functions share small helpers (``_args``, ``_report``,
+Kept in one module: the get-functions share small helpers (``_args``,
 ``_callbacks``), and :func:`resolve` chooses among all of them.
 """
 
@@ -53,7 +53,7 @@ from .clusters import _active_client, _connect, _describe_client, _is_client, ge
 from .errors import TaskError, WorkflowError
 from .graph import TaskGraph, levels
 from .pool import WorkerPool, in_daemon, start_method, worker_pool
-from .runtime import FAILED, NodeResult
+from .runtime import FAILED, NodeResult, report
 
 __all__ = [
     "Choice",
@@ -88,11 +88,6 @@ _ALIASES = {
 
 def _nothing(key: str, state: str) -> None:
     pass
-
-
-def _report(done: Done, key: str, result: Any) -> None:
-    if isinstance(result, NodeResult):
-        done(key, result.state)
 
 
 # -- evaluating a node -----------------------------------------------------------------------
@@ -131,7 +126,7 @@ def get_sync(dsk: Mapping[str, Any], keys: list[str], done: Done = _nothing) -> 
     results: dict[str, Any] = {}
     for key, node in dsk.items():
         results[key] = node[0](*_args(node, dsk, results))
-        _report(done, key, results[key])
+        report(done, key, results[key])
     return [results[k] for k in keys]
 
 
@@ -142,7 +137,7 @@ def _callback(done: Done) -> Iterator[None]:
     from dask.callbacks import Callback
 
     def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        _report(done, key, result)
+        report(done, key, result)
 
     with Callback(posttask=posttask):
         yield
@@ -153,7 +148,7 @@ def _callbacks(done: Done) -> list[tuple[Any, ...]]:
     reports each finished node to ``done``, for this run alone."""
 
     def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        _report(done, key, result)
+        report(done, key, result)
 
     return [(None, None, None, posttask, None)]
 
@@ -340,7 +335,7 @@ class Dispatch:
     def posttask(self, key: str, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
         if worker_id != os.getpid() and isinstance(result, NodeResult):
             self._learn(key, result.seconds)
-        _report(self.done, key, result)
+        report(self.done, key, result)
         self._pump()
 
     def submit(self, fn: Callable[[Any], Any], args: list[Any]) -> concurrent.futures.Future[Any]:
@@ -566,7 +561,7 @@ class Choice:
             return lambda dsk, keys, done, **kw: get_local(dsk, keys, done, n, **kw)
         if self.name == "distributed":
             client = self.client
-            return lambda dsk, keys, done: get_distributed(dsk, keys, done, client)
+            return lambda dsk, keys, done, grow=None: get_distributed(dsk, keys, done, client, grow)
         custom: Callable[..., Any] = self.get or get_sync
 
         def get_custom(dsk: Any, keys: list[str], done: Done) -> list[Any]:

@@ -57,6 +57,11 @@ invalidation : str
     (also when an input changed). A task class's own ``invalidation`` attribute wins. The
     environment variable ``DASKFLOW_INVALIDATION`` sets it for a process (``daskflow run
     --invalidation code`` on the command line).
+batch_seconds : float
+    On a cluster, quick tasks of one family run in batches of about this many seconds of
+    work, one Dask key per batch instead of one per task (the scheduler's cost per key is a
+    few milliseconds): sized by the durations the family's manifests record, or by its first
+    tasks of the run (:mod:`daskflow.batching`). ``0`` sends every task as a key of its own.
 strict : bool
     Make errors of what d6tflow accepted and daskflow only warns about
     (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a
@@ -80,6 +85,7 @@ from .errors import SettingsError
 
 __all__ = [
     "applied",
+    "batch_seconds",
     "cached",
     "check_dependencies",
     "connect_timeout",
@@ -120,6 +126,7 @@ leases: bool = True
 lease_ttl: float = 60.0
 lease_wait: float = 3600.0
 strict: bool = False
+batch_seconds: float = 0.1
 
 # the settings a task needs wherever it runs; shipped with it to other processes
 SHARED = (
@@ -211,6 +218,7 @@ _SECONDS = {  # 0 allowed?
     "lease_wait": True,
     "connect_timeout": False,
     "worker_wait": True,
+    "batch_seconds": True,
 }
 
 

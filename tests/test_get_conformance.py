@@ -365,7 +365,7 @@ class Flow:
             local = chosen.name in ("local", "processes")
             kwargs = _local_kwargs(graph, keys, codes) if local else {}
             out = get(
-                annotated(dsk, graph, keys) if cluster else dsk,
+                annotated(dsk, graph, {n: [k] for n, k in ids.items()}) if cluster else dsk,
                 names,
                 lambda key, state: done.append((ids[key], state)),
                 **kwargs,

@@ -1,0 +1,164 @@
+"""Batches: many quick tasks as one Dask key.
+
+A Dask scheduler spends one to several milliseconds on each key, whoever built the graph; a
+task that writes one small file takes about one. So on a cluster, a run groups the quick
+tasks it is about to send into batches (:class:`daskflow.runtime.Batch`): tasks of one
+family, at one level of the run's graph (so none needs another of its batch), with the same
+``resources``, run one after another by one worker, each with its own lease, attempts,
+commit and manifest, each failing alone.
+
+How many tasks make a batch comes from how long the family's tasks take:
+
+- the durations their manifests record (:func:`history`: the last few runs of the family);
+- where there is no record, the run's own measure: the first tasks of a large group of the
+  family (one per worker thread, two at least) run as keys of their own, and the rest of the
+  family, with what depends on it, is sent once they have returned (:class:`Batcher`).
+
+A batch aims at ``settings.batch_seconds`` of work; a group is cut into at least
+:data:`PER_SLOT` batches per worker thread when it has the tasks for it, so batching never
+leaves a worker idle that one key per task would have kept busy. A task estimated at half
+the target or more, and a group too small to gain from batches, stay one key each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from . import manifests
+from .graph import TaskGraph, levels
+
+__all__ = ["PER_SLOT", "Batcher", "history"]
+
+PER_SLOT = 2
+"""Batches per worker thread at least, for a group that has the tasks for it."""
+
+SMALL = 8
+"""A group of fewer tasks than this is not batched (unless its family's durations are known):
+a probe would cost more than it saves."""
+
+
+def history(graph: TaskGraph, keys: Iterable[str], families: Iterable[str]) -> dict[str, float]:
+    """The typical duration, in seconds, of a task of each of ``families`` (among ``keys`` of
+    ``graph``), from the manifests of the family's last runs: the low median of at most three,
+    read beside the first stored output of one of its tasks. A family without any is left
+    out."""
+    wanted = set(families)
+    found: dict[str, float] = {}
+    for k in keys:
+        task = graph.tasks[k]
+        family = task.task_family
+        if family not in wanted:
+            continue
+        wanted.discard(family)
+        home = manifests.folder_of(task.own_targets())
+        if home is None:
+            continue
+        try:
+            times = sorted(manifests.durations(home, family))
+        except Exception:  # (a record only: a listing that fails leaves the run to measure)
+            continue
+        if times:
+            found[family] = times[(len(times) - 1) // 2]
+    return found
+
+
+class Batcher:
+    """Which of a run's tasks (``keys`` of ``graph``, dependencies first) go to the cluster
+    when, and in which batches, for ``slots`` worker threads and batches of about ``target``
+    seconds; ``known``: typical durations by family (:func:`history`).
+
+    :meth:`release` gives the groups that can be sent now, dependencies first (a group of one
+    is a key of its own); :meth:`learned` takes how long tasks took and gives what that
+    releases. Every task is released once, after the tasks it needs.
+    """
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        keys: Sequence[str],
+        slots: int,
+        target: float,
+        known: Mapping[str, float] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.order = {k: i for i, k in enumerate(keys)}
+        self.level = levels(graph, keys)
+        self.slots = max(1, slots)
+        self.target = target
+        self.known = dict(known or {})
+        self.group_of: dict[str, tuple[int, str, tuple[tuple[str, float], ...]]] = {}
+        sizes: dict[tuple[int, str, tuple[tuple[str, float], ...]], int] = {}
+        for k in keys:
+            task = graph.tasks[k]
+            g = (self.level[k], task.task_family, tuple(sorted((task.resources or {}).items())))
+            self.group_of[k] = g
+            sizes[g] = sizes.get(g, 0) + 1
+        self.large = {g for g, n in sizes.items() if n >= SMALL}
+        self.pending = list(keys)
+        self.sent: set[str] = set()
+        self.probes: dict[str, dict[str, float | None]] = {}  # family -> probe -> seconds
+
+    def families(self) -> set[str]:
+        """The families with a group large enough to batch."""
+        return {family for _, family, _ in self.large}
+
+    def release(self) -> list[list[str]]:
+        """The tasks that can be sent now, in groups, dependencies first: every pending task
+        whose upstream tasks are sent and whose family's durations are known (or that is one
+        of its family's probes, or is in a group too small to batch)."""
+        out: list[str] = []
+        still: list[str] = []
+        n_probes = max(2, self.slots)
+        for k in self.pending:
+            if not all(d in self.sent for d in self.graph.deps[k] if d in self.order):
+                still.append(k)
+                continue
+            g = self.group_of[k]
+            family = g[1]
+            if g in self.large and family not in self.known:
+                probing = self.probes.setdefault(family, {})
+                if len(probing) >= n_probes:
+                    still.append(k)
+                    continue
+                probing[k] = None
+            out.append(k)
+            self.sent.add(k)
+        self.pending = still
+        return self._grouped(out)
+
+    def learned(self, seconds: Mapping[str, float | None]) -> list[list[str]]:
+        """Take how long tasks took (None: it did not say, a key Dask lost); what that
+        releases (:meth:`release`) once every probe of a family is back."""
+        news = False
+        for family, probing in self.probes.items():
+            if family in self.known:
+                continue
+            for k in probing.keys() & seconds.keys():
+                probing[k] = seconds[k] if seconds[k] is not None else self.target
+            times = sorted(t for t in probing.values() if t is not None)
+            if len(times) == len(probing):
+                self.known[family] = times[(len(times) - 1) // 2]
+                news = True
+        return self.release() if news and self.pending else []
+
+    def _grouped(self, keys: list[str]) -> list[list[str]]:
+        groups: dict[tuple[int, str, tuple[tuple[str, float], ...]], list[str]] = {}
+        for k in keys:
+            groups.setdefault(self.group_of[k], []).append(k)
+        out: list[list[str]] = []
+        for g, members in groups.items():
+            size = self._size(g[1], len(members))
+            out.extend(members[i : i + size] for i in range(0, len(members), size))
+        out.sort(key=lambda group: (self.level[group[0]], self.order[group[0]]))
+        return out
+
+    def _size(self, family: str, n: int) -> int:
+        """Tasks per batch for ``n`` tasks of ``family``: enough for ``target`` seconds, but
+        at least :data:`PER_SLOT` batches per worker thread; 1 for slow or unknown tasks."""
+        took = self.known.get(family)
+        if took is None or took >= self.target / 2 or n < 2:
+            return 1
+        enough = math.floor(self.target / max(took, 1e-4))
+        spread = math.ceil(n / (PER_SLOT * self.slots))
+        return max(1, min(enough, spread))
