@@ -100,6 +100,8 @@ class Compiler:
     complete tasks, from their manifests, which the manifests of the tasks that read them
     record (:class:`daskflow.manifests.Provenance`). ``codes``: the code fingerprints of the
     tasks' classes, filled as they are computed (a caller that needs them too passes its own).
+    ``earlier``: the names of the manifests of the tasks that run over outputs they have
+    (:attr:`daskflow.graph.Plan.earlier`), which their commits replace.
 
     A run may compile its tasks in several parts (:meth:`part`), each after the parts that
     hold its upstream tasks: a later part's nodes name the keys of earlier ones.
@@ -116,12 +118,14 @@ class Compiler:
         commits: Mapping[str, str | None] | None = None,
         codes: dict[type, Fingerprint] | None = None,
         stale: Iterable[str] = (),
+        earlier: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.graph = graph
         self.selected = set(keys)
         self.env, self.ship, self.token = env, ship, token
         self.fresh, self.stale = set(fresh), set(stale)
         self.commits = commits or {}
+        self.earlier = earlier
         self.codes = {} if codes is None else codes
         self.classes: dict[type, bytes] = {}
         self.where: dict[str, str] = {}  # task key -> the Dask key that runs it
@@ -167,6 +171,7 @@ class Compiler:
             clean=k not in self.fresh,
             dask_key=self.where[k],
             stale=k in self.stale,
+            earlier=None if self.earlier is None else self.earlier.get(k, ()),
         )
         return Node(task, given, self.env, k in self.fresh, prov, needs), upstream
 

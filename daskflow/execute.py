@@ -98,6 +98,7 @@ def execute(
                 commits=commits,
                 stale=planned.stale,
                 codes=codes,
+                earlier=planned.earlier,
             )
             dsk = compiler.part(batcher.release() if batcher else [[k] for k in keys])
             names.extend(dsk)

@@ -436,6 +436,13 @@ class Plan:
         manifest, which :func:`daskflow.owned.owned` reads)."""
         return MappingProxyType({k: files_of(t) for k, t in self.graph.tasks.items()})
 
+    @functools.cached_property
+    def earlier(self) -> Mapping[str, tuple[str, ...]]:
+        """``{task_id: the names of its manifests}`` for the tasks to run whose outputs exist
+        (a commit replaces them): one listing of each of their manifest folders."""
+        redo = {k: self.graph.tasks[k] for k in self.keys if self.exist.get(k, False)}
+        return MappingProxyType(manifests.earlier(redo) if redo else {})
+
     @property
     def commits(self) -> dict[str, str | None]:
         """The commit id each task's manifest names (for the manifests of its readers)."""

@@ -37,7 +37,7 @@ from . import settings
 from .errors import SettingsError
 from .fingerprint import Fingerprint, digest, fingerprint
 from .targets import MemoryTarget, Target, is_local, protocol
-from .targets.bulk import content_stamp
+from .targets.bulk import content_stamp, listings
 from .targets.names import fitted
 from .targets.urls import filesystem
 from .tasks.core import above
@@ -49,6 +49,7 @@ __all__ = [
     "Stamp",
     "Verdict",
     "durations",
+    "earlier",
     "index",
     "inputs_key",
     "judge",
@@ -198,6 +199,7 @@ def write(
     commit: str | None = None,
     place: Any = None,
     dynamic: Mapping[str, list[str]] | None = None,
+    earlier: Iterable[str] | None = None,
 ) -> Stamp:
     """Write the manifest of ``task``'s commit beside ``target``; the stamp of the new one.
     With ``clean`` (the outputs existed before: a rerun), remove its earlier manifests (one
@@ -205,7 +207,8 @@ def write(
     hand, and then the status pass sees two and counts the task as pending. ``place(path,
     bytes)``, if given, may put the file there itself (the task's lease, renamed: see
     :meth:`daskflow.leases.Lease.publish`) and says whether it did. ``dynamic``: the files of
-    the tasks ``run()`` yielded, by task id (:attr:`Manifest.dynamic`)."""
+    the tasks ``run()`` yielded, by task id (:attr:`Manifest.dynamic`). ``earlier``: the names
+    of its earlier manifests, if known (a run lists each folder once, not once per task)."""
     commit = commit or uuid.uuid4().hex[:16]
     inputs = inputs_key(upstream, files)
     manifest = Manifest(
@@ -233,7 +236,13 @@ def write(
     name = manifest_name(task.task_id, code.key, inputs, commit)
     fs, folder = where(target)
     raw = json.dumps(vars(manifest), sort_keys=True, separators=(",", ":")).encode()
-    old = _listed(fs, folder, task.task_id) if clean else []
+    old = (
+        []
+        if not clean
+        else list(earlier)
+        if earlier is not None
+        else _listed(fs, folder, task.task_id)
+    )
     if is_local(target.url):  # plain file calls: a create is most of the cost here
         if place is None or not place(f"{folder}/{name}", raw):
             _create_local(folder, name, raw)
@@ -369,6 +378,28 @@ class Provenance:
     """Its outputs exist but their manifest is not current (its code or an input changed,
     under ``"code"`` or ``"code+data"``), and it is not forced: a run that finds a current
     manifest once it holds the task's lease (another run remade it meanwhile) skips it."""
+    earlier: tuple[str, ...] | None = None
+    """The names of its manifests when the run was planned, which its commit replaces (None:
+    not known, so the commit lists its folder to find them)."""
+
+
+def earlier(tasks: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The names of the manifests of each of ``tasks`` (by key), from one listing of each of
+    their manifest folders."""
+    homes: dict[str, Target] = {}
+    for key, task in tasks.items():
+        home = folder_of(task.own_targets())
+        if home is not None and not task.aggregates:
+            homes[key] = home
+    folders = [(url_of(t), t.storage_options) for t in homes.values()]
+    found: dict[str, tuple[str, ...]] = {}
+    indexes: dict[int, dict[str, list[Stamp]]] = {}
+    for key, names in zip(homes, listings(folders), strict=True):
+        index_ = indexes.get(id(names))
+        if index_ is None:
+            index_ = indexes[id(names)] = index(names)
+        found[key] = tuple(s.name for s in stamps_for(tasks[key].task_id, index_))
+    return found
 
 
 def made_current(

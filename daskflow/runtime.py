@@ -32,6 +32,7 @@ nested runs) and the plain data that travels with it (:class:`Environment`,
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -182,7 +183,9 @@ class CommitLog:
         self.tracked = _tracked(env, plan.outputs)
         self.fresh = fresh
         self.plan = plan
+        self.task_id = task.task_id
         self.key = [COMMITTED, env.run_id if env else None, task.task_id]
+        self.batch = _batch_log.get()
 
     def committed(self) -> bool:
         """Whether a node of this run already committed the task (the worker's client, which
@@ -192,11 +195,47 @@ class CommitLog:
         targets = self.plan.own  # each on its own: its folder may hold thousands
         if not targets or not all(t.exists() for t in targets):
             return False
-        return self.fresh or bool(_worker_client().get_metadata(self.key, False))
+        if self.fresh:
+            return True
+        if self.batch is not None:
+            return self.task_id in self.batch.before()
+        return bool(_worker_client().get_metadata(self.key, False))
 
     def record(self) -> None:
         if self.tracked and not self.fresh:
-            _worker_client().set_metadata(self.key, True)
+            if self.batch is not None:
+                self.batch.add(self.task_id)
+            else:
+                _worker_client().set_metadata(self.key, True)
+
+
+class BatchLog:
+    """The :class:`CommitLog` of the tasks of one batch: a round trip to the scheduler for the
+    whole batch each way (read when a task first asks, written when the batch ends), instead
+    of two per task. Should its worker die mid-batch, what it committed since the batch began
+    is made again when Dask runs the batch again (the same run's outputs, once more)."""
+
+    def __init__(self, run_id: str | None, key: str) -> None:
+        self.key = [COMMITTED, run_id, key]
+        self.seen: set[str] | None = None
+        self.made: list[str] = []
+
+    def before(self) -> set[str]:
+        if self.seen is None:
+            self.seen = set(_worker_client().get_metadata(self.key, ()))
+        return self.seen
+
+    def add(self, task_id: str) -> None:
+        self.made.append(task_id)
+
+    def flush(self) -> None:
+        if self.made:
+            _worker_client().set_metadata(self.key, sorted(self.before() | set(self.made)))
+
+
+_batch_log: contextvars.ContextVar[BatchLog | None] = contextvars.ContextVar(
+    "daskflow_batch_log", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -299,7 +338,15 @@ class Batch:
     nodes: tuple[Node, ...]
 
     def __call__(self, upstream: list[NodeResult | BatchResult]) -> BatchResult:
-        return BatchResult(self.key, [node(upstream) for node in self.nodes])
+        env = next((n.env for n in self.nodes if n.env is not None), None)
+        log = BatchLog(env.run_id if env else None, self.key)
+        token = _batch_log.set(log)
+        try:
+            results = [node(upstream) for node in self.nodes]
+        finally:
+            _batch_log.reset(token)
+        log.flush()
+        return BatchResult(self.key, results)
 
     def __repr__(self) -> str:
         return f"Batch({self.key}, {len(self.nodes)} tasks)"
@@ -462,6 +509,7 @@ def _manifest(
         clean=prov.clean,
         place=place,
         dynamic={t.task_id: entries(t) for t in yielded or ()},
+        earlier=prov.earlier,
     )
     return stamp.commit
 

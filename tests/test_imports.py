@@ -47,6 +47,7 @@ LAYERS = [
     "explain",
     "runtime",
     "compile",
+    "batching",
     "pool",
     "clusters",
     "schedulers",
