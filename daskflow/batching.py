@@ -11,8 +11,10 @@ How many tasks make a batch comes from how long the family's tasks take:
 
 - the durations their manifests record (:func:`history`: the last few runs of the family);
 - where there is no record, the run's own measure: the first tasks of a large group of the
-  family (one per worker thread, two at least) run as keys of their own, and the rest of the
-  family, with what depends on it, is sent once they have returned (:class:`Batcher`).
+  family (:data:`PER_SLOT` per worker thread) run as keys of their own, and the rest of the
+  family, with what depends on it, is sent once they have returned (:class:`Batcher`). The
+  low median of their times leaves out what only a worker's first task of a family pays
+  (creating its folders, a first import).
 
 A batch aims at ``settings.batch_seconds`` of work; a group is cut into at least
 :data:`PER_SLOT` batches per worker thread when it has the tasks for it, so batching never
@@ -31,7 +33,8 @@ from .graph import TaskGraph, levels
 __all__ = ["PER_SLOT", "Batcher", "history"]
 
 PER_SLOT = 2
-"""Batches per worker thread at least, for a group that has the tasks for it."""
+"""Batches per worker thread at least, for a group that has the tasks for it; and probes
+per worker thread, for a family whose durations are not known."""
 
 SMALL = 8
 """A group of fewer tasks than this is not batched (unless its family's durations are known):
@@ -109,7 +112,7 @@ class Batcher:
         of its family's probes, or is in a group too small to batch)."""
         out: list[str] = []
         still: list[str] = []
-        n_probes = max(2, self.slots)
+        n_probes = PER_SLOT * self.slots
         for k in self.pending:
             if not all(d in self.sent for d in self.graph.deps[k] if d in self.order):
                 still.append(k)
