@@ -18,6 +18,7 @@ import os
 import random
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from parallel_tasks import record, records
@@ -46,7 +47,7 @@ class Other(TaskPickle):
 
 class Heavy(TaskPickle):
     i = daskflow.IntParameter()
-    resources = {"GPU": 1}
+    resources: ClassVar[dict[str, float]] = {"GPU": 1}
 
     def run(self):
         self.save(self.i)
@@ -99,7 +100,7 @@ def test_an_unknown_family_sends_probes_first_then_batches_sized_by_them():
 
 def test_known_durations_batch_at_once_and_slow_families_stay_one_key_each():
     root = Sum(n=12, others=12)
-    graph, keys, b = _batcher(root, known={"Tiny": 0.02, "Other": 0.05})
+    graph, _keys, b = _batcher(root, known={"Tiny": 0.02, "Other": 0.05})
     groups = b.release()
     by_family = {}
     for g in groups:
@@ -111,13 +112,13 @@ def test_known_durations_batch_at_once_and_slow_families_stay_one_key_each():
 
 
 def test_a_larger_target_or_fewer_threads_make_larger_batches():
-    graph, _, b = _batcher(Sum(n=100), slots=1, target=1.0, known={"Tiny": 0.001})
+    _graph, _, b = _batcher(Sum(n=100), slots=1, target=1.0, known={"Tiny": 0.001})
     assert [len(g) for g in b.release()][:-1] == [50, 50]  # PER_SLOT batches of one thread
     assert PER_SLOT == 2
 
 
 def test_small_groups_of_unknown_families_are_not_probed():
-    graph, keys, b = _batcher(Sum(n=SMALL - 1))
+    _graph, _keys, b = _batcher(Sum(n=SMALL - 1))
     assert [len(g) for g in b.release()] == [1] * (SMALL - 1) + [1]
     assert b.pending == []
 
@@ -130,7 +131,7 @@ def test_tasks_that_ask_for_other_resources_are_never_in_one_batch():
 
 
 def test_a_probe_lost_by_dask_counts_as_slow():
-    graph, _, b = _batcher(Sum(n=20))
+    _graph, _, b = _batcher(Sum(n=20))
     probes = [g[0] for g in b.release()]
     rest = b.learned(dict.fromkeys(probes))  # the key erred: its tasks said nothing
     assert [len(g) for g in rest] == [1] * 16 + [1]
