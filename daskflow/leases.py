@@ -137,10 +137,15 @@ class Lease:
     """A lease this process holds on a task (see :func:`take`)."""
 
     def __init__(self, store: Store, holder: Holder, raw: bytes, where: str) -> None:
-        self.store, self.holder, self.raw, self.where = store, holder, raw, where
+        self.store, self.holder, self.raw, self.path = store, holder, raw, where
         self.lost: str = ""
         self.published = False
         self.lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """Where the lease is, for messages (masked only when one is written)."""
+        return redact(self.path)
 
     def renew(self, ttl: float) -> None:
         """Move the expiry on; mark the lease lost if somebody took it over."""
@@ -284,9 +289,10 @@ def take(
         return None
     ttl = float(settings.current("lease_ttl"))
     bound = float(settings.current("lease_wait"))
-    store = store_beside(stored[0], lease_name(task_id))
-    where = redact(f"{stored[0].folder}/{lease_name(task_id)}")
-    tag = uuid.uuid4().hex[:8]
+    name = lease_name(task_id)
+    store = store_beside(stored[0], name)
+    where = f"{stored[0].folder}/{name}"
+    tag = os.urandom(4).hex()
     start = time.monotonic()
     pause = POLL[0]
     waiting_for: Holder | None = None
@@ -330,7 +336,7 @@ def take(
         if waited > bound:
             who = current.describe() if current is not None else "another run"
             raise LeaseError(
-                f"{task_id}: its lease {where} was still held by {who} after {bound:g} s "
+                f"{task_id}: its lease {redact(where)} was still held by {who} after {bound:g} s "
                 "(settings.lease_wait); if that run is gone, delete the lease"
             )
         time.sleep(pause)

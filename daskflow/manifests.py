@@ -28,7 +28,6 @@ import json
 import os
 import socket
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,8 +207,10 @@ def write(
     bytes)``, if given, may put the file there itself (the task's lease, renamed: see
     :meth:`daskflow.leases.Lease.publish`) and says whether it did. ``dynamic``: the files of
     the tasks ``run()`` yielded, by task id (:attr:`Manifest.dynamic`). ``earlier``: the names
-    of its earlier manifests, if known (a run lists each folder once, not once per task)."""
-    commit = commit or uuid.uuid4().hex[:16]
+    of its earlier manifests, as the run's plan found them (a run lists each folder once, not
+    once per task); should one be gone, another run committed since, and the folder is listed
+    to remove that run's too."""
+    commit = commit or os.urandom(8).hex()  # (uuid4() costs 5x as much)
     inputs = inputs_key(upstream, files)
     manifest = Manifest(
         task_family=task.task_family,
@@ -236,13 +237,8 @@ def write(
     name = manifest_name(task.task_id, code.key, inputs, commit)
     fs, folder = where(target)
     raw = json.dumps(vars(manifest), sort_keys=True, separators=(",", ":")).encode()
-    old = (
-        []
-        if not clean
-        else list(earlier)
-        if earlier is not None
-        else _listed(fs, folder, task.task_id)
-    )
+    planned = list(earlier or ())  # (none known: list them; the outputs may be d6tflow's)
+    old = [] if not clean else planned or _listed(fs, folder, task.task_id)
     if is_local(target.url):  # plain file calls: a create is most of the cost here
         if place is None or not place(f"{folder}/{name}", raw):
             _create_local(folder, name, raw)
@@ -250,7 +246,10 @@ def write(
         fs.pipe_file(f"{folder}/{name}", raw)
     for other in old:
         if other != name:
-            fs.rm_file(f"{folder}/{other}")
+            try:
+                fs.rm_file(f"{folder}/{other}")
+            except FileNotFoundError:  # another run committed since this one planned
+                old += [n for n in _listed(fs, folder, task.task_id) if n not in old]
     return Stamp(code.key, inputs, commit, name)
 
 

@@ -96,7 +96,7 @@ class LocalStore(Store):
 
     def _locked(self, raw: bytes) -> tuple[int, str]:
         """A new file beside the lease holding ``raw``, locked: its descriptor and path."""
-        tmp = f"{self.path}.{uuid.uuid4().hex[:8]}"
+        tmp = f"{self.path}.{os.urandom(4).hex()}"
         fd = self._new(tmp)
         try:
             _write_all(fd, raw)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 
 from ..context import write_tag
 
@@ -46,7 +45,7 @@ def temporary_name(name: str) -> str:
     starts with the lease's (:data:`daskflow.context.write_tag`), so the run that takes over
     the lease of a killed holder can tell its leftovers (:func:`temporary_prefix`)."""
     lease = write_tag.get()
-    unique = uuid.uuid4().hex
+    unique = os.urandom(16).hex()  # (uuid4() costs 5x as much)
     tag = f"{lease}-{unique}" if lease else unique
     return fitted(f".{name}", f".{tag[:TAG_LENGTH]}.tmp")
 
