@@ -69,7 +69,9 @@ def history(graph: TaskGraph, keys: Iterable[str], families: Iterable[str]) -> d
 class Batcher:
     """Which of a run's tasks (``keys`` of ``graph``, dependencies first) go to the cluster
     when, and in which batches, for ``slots`` worker threads and batches of about ``target``
-    seconds; ``known``: typical durations by family (:func:`history`).
+    seconds; ``known``: typical durations by family (:func:`history`). Without ``probe``,
+    every task is released at once, and families whose durations are not known are not
+    batched (a run that cannot grow its graph as it goes).
 
     :meth:`release` gives the groups that can be sent now, dependencies first (a group of one
     is a key of its own); :meth:`learned` takes how long tasks took and gives what that
@@ -83,8 +85,10 @@ class Batcher:
         slots: int,
         target: float,
         known: Mapping[str, float] | None = None,
+        probe: bool = True,
     ) -> None:
         self.graph = graph
+        self.probe = probe
         self.order = {k: i for i, k in enumerate(keys)}
         self.level = levels(graph, keys)
         self.slots = max(1, slots)
@@ -119,7 +123,7 @@ class Batcher:
                 continue
             g = self.group_of[k]
             family = g[1]
-            if g in self.large and family not in self.known:
+            if self.probe and g in self.large and family not in self.known:
                 probing = self.probes.setdefault(family, {})
                 if len(probing) >= n_probes:
                     still.append(k)

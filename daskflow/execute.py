@@ -85,7 +85,7 @@ def execute(
     with chosen.open() as get:
         try:
             progress.start(chosen.describe())
-            batcher = _batcher(planned, chosen) if cluster else None
+            batcher = _batcher(planned, chosen)
             env = Environment.here(run_id) if chosen.portable else None
             codes: dict[type, Fingerprint] = {}
             compiler = Compiler(
@@ -110,7 +110,7 @@ def execute(
 
             kwargs: dict[str, Any] = {}
             if chosen.name in ("local", "processes"):
-                kwargs = _local_kwargs(graph, keys, codes)
+                kwargs = _local_kwargs(graph, members, codes)
             elif batcher is not None:
                 kwargs = {"grow": functools.partial(_grow, batcher, compiler, names)}
             outcome = get(
@@ -139,13 +139,18 @@ def execute(
 
 
 def _batcher(planned: Plan, chosen: Any) -> Batcher | None:
-    """The batches of a cluster run, sized for its workers' threads (None: batching is off,
-    ``settings.batch_seconds = 0``)."""
+    """The batches of a run on a cluster, sized for its workers' threads, or on the default
+    local scheduler, for its worker processes, of the families whose durations the manifests
+    record (the local scheduler learns the others as it goes); None for other schedulers, or
+    when batching is off (``settings.batch_seconds = 0``)."""
     target = float(settings.current("batch_seconds"))
-    if target <= 0:
+    if target <= 0 or chosen.name not in ("distributed", "local"):
         return None
     graph, keys = planned.graph, list(planned.keys)
-    batcher = Batcher(graph, keys, threads(chosen.client), target)
+    if chosen.name == "local":
+        batcher = Batcher(graph, keys, chosen.workers or 1, target, probe=False)
+    else:
+        batcher = Batcher(graph, keys, threads(chosen.client), target)
     batcher.known.update(history(graph, keys, batcher.families()))
     return batcher
 
@@ -183,13 +188,18 @@ def _by_task(
 
 
 def _local_kwargs(
-    graph: TaskGraph, keys: list[str], codes: Mapping[type, Fingerprint]
+    graph: TaskGraph, members: Mapping[str, list[str]], codes: Mapping[type, Fingerprint]
 ) -> dict[str, Any]:
-    """What the local get-functions learn from: each node's group (its task's family), and
-    the code fingerprint of each task class (``codes``, as compiling the graph computed
-    them; worker processes are reused for the same code: :mod:`daskflow.pool`)."""
+    """What the local get-functions learn from: each node's group (its task's family; a
+    batch's, ``{family}-batch``), and the code fingerprint of each task class (``codes``, as
+    compiling the graph computed them; worker processes are reused for the same code:
+    :mod:`daskflow.pool`)."""
     code = {f"{cls.__module__}.{cls.__qualname__}": fp.key for cls, fp in codes.items()}
-    return {"groups": {k: graph.tasks[k].task_family for k in keys}, "code": code}
+    groups = {
+        name: graph.tasks[ks[0]].task_family + ("-batch" if len(ks) > 1 else "")
+        for name, ks in members.items()
+    }
+    return {"groups": groups, "code": code}
 
 
 def _fill(

@@ -318,6 +318,11 @@ class BatchResult:
     results: list[NodeResult]
 
     @property
+    def seconds(self) -> float:
+        """How long its tasks took, together."""
+        return sum(r.seconds for r in self.results)
+
+    @property
     def state(self) -> str:
         """``DONE`` when every task of the batch is done, else ``FAILED``."""
         return DONE if all(r.state == DONE for r in self.results) else FAILED

@@ -53,7 +53,7 @@ from .clusters import _active_client, _connect, _describe_client, _is_client, ge
 from .errors import TaskError, WorkflowError
 from .graph import TaskGraph, levels
 from .pool import WorkerPool, in_daemon, start_method, worker_pool
-from .runtime import FAILED, NodeResult, report
+from .runtime import FAILED, BatchResult, NodeResult, report
 
 __all__ = [
     "Choice",
@@ -333,7 +333,7 @@ class Dispatch:
         self.fired.add(key)
 
     def posttask(self, key: str, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        if worker_id != os.getpid() and isinstance(result, NodeResult):
+        if worker_id != os.getpid() and isinstance(result, (NodeResult, BatchResult)):
             self._learn(key, result.seconds)
         report(self.done, key, result)
         self._pump()

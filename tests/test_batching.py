@@ -367,3 +367,37 @@ def test_batch_seconds_0_sends_every_task_as_a_key_of_its_own(client, absolute_d
         settings.batch_seconds = 0.1
     keys = _dask_keys(absolute_data_dir)
     assert len(keys) == 21 and not any("-batch-" in v for v in keys.values())
+
+
+# -- on the default local scheduler ----------------------------------------------------------
+
+
+def test_the_default_scheduler_batches_families_whose_durations_are_recorded(absolute_data_dir):
+    # a first run: no history, no batch (the local scheduler learns as it goes)
+    daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
+    first = _dask_keys(absolute_data_dir)
+    assert not any("-batch-" in v for v in first.values())
+    # a rerun: the manifests say how long a Leaf takes, so they run in batches, on the
+    # worker processes
+    result = daskflow.Workflow(Join, params={"n": 30}).run(
+        forced_all_upstream=True, execution_summary=False
+    )
+    assert len(result.ran) == 31
+    again = _dask_keys(absolute_data_dir)
+    leaves = Counter(v for k, v in again.items() if k.startswith("Leaf_"))
+    assert all("-batch-" in v for v in leaves) and 2 <= len(leaves) < 30
+    assert Join(n=30).outputLoad() == sum(range(30))
+    assert len(list(absolute_data_dir.rglob("*.manifest"))) == 31
+
+
+def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
+    daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
+    result = daskflow.Workflow(Join, params={"n": 30, "bad": 4}).run(
+        forced_all_upstream=True, abort=False, execution_summary=False
+    )
+    # (bad=4 names other tasks than bad=-1: their family's history is what batches them)
+    assert [repr(t) for t in result.failed] == ["Leaf(i=4, bad=4)"]
+    assert [type(t).__name__ for t in result.upstream_failed] == ["Join"]
+    assert len(result.ran) == 29
+    keys = _dask_keys(absolute_data_dir)
+    assert any("-batch-" in keys.get(Leaf(i=i, bad=4).task_id, "") for i in range(30))

@@ -363,7 +363,7 @@ class Flow:
             ids = dict(zip(dsk, keys, strict=True))
             names = order(list(dsk))
             local = chosen.name in ("local", "processes")
-            kwargs = _local_kwargs(graph, keys, codes) if local else {}
+            kwargs = _local_kwargs(graph, {n: [k] for n, k in ids.items()}, codes) if local else {}
             out = get(
                 annotated(dsk, graph, {n: [k] for n, k in ids.items()}) if cluster else dsk,
                 names,
