@@ -161,11 +161,12 @@ class Batcher:
         return out
 
     def _size(self, family: str, n: int) -> int:
-        """Tasks per batch for ``n`` tasks of ``family``: enough for ``target`` seconds, but
-        at least :data:`PER_SLOT` batches per worker thread; 1 for slow or unknown tasks."""
+        """Tasks per batch for ``n`` tasks of ``family``: about ``target`` seconds of work
+        each, in at least :data:`PER_SLOT` batches per worker thread and a whole number of
+        batches per thread (so the threads finish together); 1 for slow or unknown tasks."""
         took = self.known.get(family)
         if took is None or took >= self.target / 2 or n < 2:
             return 1
-        enough = math.floor(self.target / max(took, 1e-4))
-        spread = math.ceil(n / (PER_SLOT * self.slots))
-        return max(1, min(enough, spread))
+        count = max(PER_SLOT * self.slots, math.ceil(n * took / self.target))
+        count = math.ceil(count / self.slots) * self.slots
+        return max(1, math.ceil(n / count))

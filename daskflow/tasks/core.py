@@ -218,6 +218,16 @@ class Task:
             and p.visibility != PRIVATE
         }
 
+    _MEMOS = ("_outputs",)  # what a task keeps of its own resolution: made again, not pickled
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The task's state without what it resolved for this process (its targets): a task
+        sent to 10,000 workers' nodes pickles its parameters, not its outputs' objects."""
+        state = self.__dict__
+        if any(m in state for m in self._MEMOS):
+            state = {k: v for k, v in state.items() if k not in self._MEMOS}
+        return state
+
     def __repr__(self) -> str:
         shown = ", ".join(
             f"{n}={p.serialize_value(self.param_kwargs[n])}"
