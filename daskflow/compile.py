@@ -2,9 +2,10 @@
 
 The graph is a plain mapping any Dask get-function accepts: one key per task (its
 ``task_id``), whose value is ``(node, [upstream keys])``: a :class:`daskflow.runtime.Node`,
-which Dask calls with the list of its upstream nodes' results. Only tasks that run are in it;
-complete upstream tasks are read from storage by the tasks that need them, except their
-in-memory outputs, which travel with the node (``given``).
+which Dask calls with the list of its upstream nodes' results; or one key per batch of
+quick tasks (a :class:`daskflow.runtime.Batch`, which :mod:`daskflow.batching` groups). Only
+tasks that run are in it; complete upstream tasks are read from storage by the tasks that
+need them, except their in-memory outputs, which travel with the node (``given``).
 """
 
 from __future__ import annotations
