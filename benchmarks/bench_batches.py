@@ -44,10 +44,10 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import bench_engine as be  # noqa: E402
+import bench_engine as be
 
-import daskflow  # noqa: E402
-from daskflow import settings  # noqa: E402
+import daskflow
+from daskflow import settings
 
 CHUNKS = 8
 
