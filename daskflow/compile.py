@@ -20,7 +20,7 @@ from .runtime import Batch, Environment, Node, _dumps, memory_values
 from .shipping import Shipped, Unsendable
 from .tasks import Task
 
-__all__ = ["Compiler", "annotated", "compile_graph", "dask_key"]
+__all__ = ["Compiler", "annotated", "dask_key"]
 
 
 def _given(graph: TaskGraph, ups: list[str], env: Environment | None) -> Any:
@@ -58,34 +58,6 @@ def dask_key(task: Task, token: str | None = None) -> str:
     return task.task_id if token is None else f"{task.task_family}-{task.task_id}@{token}"
 
 
-def compile_graph(
-    graph: TaskGraph,
-    keys: Iterable[str],
-    env: Environment | None = None,
-    ship: bool = False,
-    token: str | None = None,
-    fresh: Iterable[str] = (),
-    commits: Mapping[str, str | None] | None = None,
-    codes: dict[type, Fingerprint] | None = None,
-    stale: Iterable[str] = (),
-) -> dict[str, Any]:
-    """The Dask graph that runs ``keys`` (tasks of ``graph``), each after its upstream keys,
-    one key per task (see :class:`Compiler` for the arguments, and for batches).
-
-    >>> from daskflow.tasks import Task
-    >>> class A(Task): pass
-    >>> class B(Task):
-    ...     def requires(self): return A()
-    >>> from daskflow.graph import build
-    >>> dsk = compile_graph(build([B()]), ['A__99914b932b', 'B__99914b932b'])
-    >>> dsk['B__99914b932b']
-    (Node(B__99914b932b, fresh=False), ['A__99914b932b'])
-    """
-    keys = list(keys)
-    compiler = Compiler(graph, keys, env, ship, token, fresh, commits, codes, stale)
-    return compiler.part([[k] for k in keys])
-
-
 class Compiler:
     """Compiles the tasks a run executes (``keys`` of ``graph``) into Dask graph parts.
 
@@ -106,6 +78,16 @@ class Compiler:
 
     A run may compile its tasks in several parts (:meth:`part`), each after the parts that
     hold its upstream tasks: a later part's nodes name the keys of earlier ones.
+
+    >>> from daskflow.tasks import Task
+    >>> class A(Task): pass
+    >>> class B(Task):
+    ...     def requires(self): return A()
+    >>> from daskflow.graph import build
+    >>> keys = ['A__99914b932b', 'B__99914b932b']
+    >>> dsk = Compiler(build([B()]), keys).part([[k] for k in keys])
+    >>> dsk['B__99914b932b']
+    (Node(B__99914b932b, fresh=False), ['A__99914b932b'])
     """
 
     def __init__(

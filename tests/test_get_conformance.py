@@ -34,7 +34,7 @@ import pytest
 from parallel_tasks import record, records
 
 import daskflow
-from daskflow.compile import annotated, compile_graph
+from daskflow.compile import Compiler, annotated
 from daskflow.errors import TaskError
 from daskflow.execute import RunResult, _local_kwargs
 from daskflow.graph import build
@@ -357,15 +357,16 @@ class Flow:
         with chosen.open() as get:
             env = Environment.here(run_id) if chosen.portable else None
             codes: dict = {}
-            dsk = compile_graph(
+            compiler = Compiler(
                 graph, keys, env, ship=cluster, token=token, fresh=keys, codes=codes
             )
+            dsk = compiler.part([[k] for k in keys])
             ids = dict(zip(dsk, keys, strict=True))
             names = order(list(dsk))
             local = chosen.name in ("local", "processes")
-            kwargs = _local_kwargs(graph, {n: [k] for n, k in ids.items()}, codes) if local else {}
+            kwargs = _local_kwargs(graph, compiler.members, codes) if local else {}
             out = get(
-                annotated(dsk, graph, {n: [k] for n, k in ids.items()}) if cluster else dsk,
+                annotated(dsk, graph, compiler.members) if cluster else dsk,
                 names,
                 lambda key, state: done.append((ids[key], state)),
                 **kwargs,
