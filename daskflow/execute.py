@@ -82,6 +82,7 @@ def execute(
     error: BaseException | None = None
     compiler: Compiler | None = None
     names: list[str] = []  # the Dask keys sent, in order
+    unsent: list[BaseException] = []  # why the rest of a growing graph could not be sent
     with chosen.open() as get:
         try:
             progress.start(chosen.describe())
@@ -112,7 +113,7 @@ def execute(
             if chosen.name in ("local", "processes"):
                 kwargs = _local_kwargs(graph, members, codes)
             elif batcher is not None:
-                kwargs = {"grow": functools.partial(_grow, batcher, compiler, names)}
+                kwargs = {"grow": functools.partial(_grow, batcher, compiler, names, unsent)}
             outcome = get(
                 annotated(dsk, graph, members) if cluster else dsk, list(dsk), done, **kwargs
             )
@@ -125,6 +126,9 @@ def execute(
             if token is not None and error is None:  # best effort: the cluster may be gone
                 with contextlib.suppress(Exception):
                     chosen.client.set_metadata([COMMITTED, token], None)
+    if unsent and error is None:
+        error = TaskError(f"the rest of the run could not be sent to the cluster: {unsent[0]}")
+        error.__cause__ = unsent[0]
     by_task = _by_task(names, outcome, compiler.members if compiler else {})
     outcome = [by_task.get(k) for k in keys]
     results = _fill(graph, keys, outcome, error, fresh)
@@ -156,10 +160,27 @@ def _batcher(planned: Plan, chosen: Any) -> Batcher | None:
 
 
 def _grow(
-    batcher: Batcher, compiler: Compiler, names: list[str], key: str, value: Any
+    batcher: Batcher,
+    compiler: Compiler,
+    names: list[str],
+    unsent: list[BaseException],
+    key: str,
+    value: Any,
 ) -> tuple[Any, list[str]] | None:
     """What the tasks of the Dask key ``key`` that finished with ``value`` release: the graph
-    of the next tasks, and its keys (which ``names`` records), or None."""
+    of the next tasks, and its keys (which ``names`` records), or None. An error on the way
+    (a task that cannot be pickled) goes to ``unsent``: the tasks not sent fail with it, and
+    what was sent runs on."""
+    try:
+        return _released(batcher, compiler, names, key, value)
+    except Exception as e:
+        unsent.append(e)
+        return None
+
+
+def _released(
+    batcher: Batcher, compiler: Compiler, names: list[str], key: str, value: Any
+) -> tuple[Any, list[str]] | None:
     results = value.results if isinstance(value, BatchResult) else [value]
     if isinstance(value, (BatchResult, NodeResult)):
         seconds: dict[str, float | None] = {r.key: r.seconds for r in results}

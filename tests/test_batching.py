@@ -401,3 +401,32 @@ def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
     assert len(result.ran) == 29
     keys = _dask_keys(absolute_data_dir)
     assert any("-batch-" in keys.get(Leaf(i=i, bad=4).task_id, "") for i in range(30))
+
+
+class Locky(TaskPickle):
+    i = daskflow.IntParameter()
+    handle = daskflow.Parameter(default=None, significant=False, optional=True)
+
+    def run(self):
+        self.save(self.i)
+
+
+class LockyJoin(TaskPickle):
+    def requires(self):
+        import threading
+
+        # the first tasks (the probes) pickle; from the 10th on, each holds a lock
+        return [Locky(i=i, handle=threading.Lock() if i >= 10 else None) for i in range(20)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+
+
+def test_tasks_that_cannot_be_sent_after_the_probes_fail_saying_why(client, absolute_data_dir):
+    result = daskflow.Workflow(LockyJoin).run(scheduler=client, abort=False, execution_summary=False)
+    assert result.status == "FAILED"
+    assert {t.i for t in result.ran} == set(range(4))  # the probes
+    failed = {t.task_id: result.errors[t.task_id] for t in result.failed}
+    assert len(failed) == 16
+    assert all("could not be sent to the cluster" in str(e) for e in failed.values())
+    assert "lock" in str(next(iter(failed.values()))).lower()
