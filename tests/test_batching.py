@@ -423,7 +423,9 @@ class LockyJoin(TaskPickle):
 
 
 def test_tasks_that_cannot_be_sent_after_the_probes_fail_saying_why(client, absolute_data_dir):
-    result = daskflow.Workflow(LockyJoin).run(scheduler=client, abort=False, execution_summary=False)
+    result = daskflow.Workflow(LockyJoin).run(
+        scheduler=client, abort=False, execution_summary=False
+    )
     assert result.status == "FAILED"
     assert {t.i for t in result.ran} == set(range(4))  # the probes
     failed = {t.task_id: result.errors[t.task_id] for t in result.failed}
