@@ -292,8 +292,11 @@ class Node:
     needs: frozenset[str] | None = None
 
     def __call__(self, upstream: list[NodeResult | BatchResult]) -> NodeResult:
-        ups = _unbatched(upstream, self.needs)
-        return run_node(self.task, ups, self.given, self.env, self.fresh, self.prov)
+        return self.run(_unbatched(upstream, self.needs))
+
+    def run(self, upstream: list[NodeResult]) -> NodeResult:
+        """Run the task, given the results of the upstream tasks it needs."""
+        return run_node(self.task, upstream, self.given, self.env, self.fresh, self.prov)
 
     def __repr__(self) -> str:
         return f"Node({self.task.task_id}, fresh={self.fresh})"
@@ -345,12 +348,19 @@ class Batch:
     def __call__(self, upstream: list[NodeResult | BatchResult]) -> BatchResult:
         env = next((n.env for n in self.nodes if n.env is not None), None)
         log = BatchLog(env.run_id if env else None, self.key)
+        by_task = {r.key: r for r in _unbatched(upstream, None)}  # (once, not per node)
         token = _batch_log.set(log)
         try:
-            results = [node(upstream) for node in self.nodes]
+            results = [
+                node.run([by_task[k] for k in node.needs or () if k in by_task])
+                for node in self.nodes
+            ]
         finally:
             _batch_log.reset(token)
-        log.flush()
+        try:
+            log.flush()
+        except Exception as e:  # (a record for a worker that dies later: the run goes on)
+            logger.warning("could not record the commits of %s: %s", self.key, e)
         return BatchResult(self.key, results)
 
     def __repr__(self) -> str:

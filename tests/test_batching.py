@@ -432,3 +432,53 @@ def test_tasks_that_cannot_be_sent_after_the_probes_fail_saying_why(client, abso
     assert len(failed) == 16
     assert all("could not be sent to the cluster" in str(e) for e in failed.values())
     assert "lock" in str(next(iter(failed.values()))).lower()
+
+
+class Low(TaskPickle):
+    i = daskflow.IntParameter()
+    bad = daskflow.IntParameter(default=-1)
+
+    def run(self):
+        if self.i == self.bad:
+            raise ValueError(f"low {self.i} is bad")
+        self.save(self.i)
+
+
+class Mid(TaskPickle):
+    j = daskflow.IntParameter()
+    bad = daskflow.IntParameter(default=-1)
+
+    def requires(self):
+        return [Low(i=2 * self.j, bad=self.bad), Low(i=2 * self.j + 1, bad=self.bad)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+
+
+class Top(TaskPickle):
+    bad = daskflow.IntParameter(default=-1)
+
+    def requires(self):
+        return [Mid(j=j, bad=self.bad) for j in range(12)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+
+
+def test_batches_downstream_of_batches_take_their_own_inputs(client, absolute_data_dir):
+    settings.batch_seconds = 10.0  # large batches on both levels, after the probes
+    try:
+        ok = daskflow.Workflow(Top).run(scheduler=client, execution_summary=False)
+        bad = daskflow.Workflow(Top, params={"bad": 13}).run(
+            scheduler=client, abort=False, execution_summary=False
+        )
+    finally:
+        settings.batch_seconds = 0.1
+    assert ok.status == "SUCCESS" and Top().outputLoad() == sum(range(24))
+    assert all(Mid(j=j).outputLoad() == 4 * j + 1 for j in range(12))
+    keys = _dask_keys(absolute_data_dir)
+    assert any(v.startswith("Mid-batch-") for v in keys.values())  # the second level batched
+    # a failure below one Mid fails that Mid alone, not the others of its batch
+    assert [repr(t) for t in bad.failed] == ["Low(i=13, bad=13)"]
+    assert sorted(repr(t) for t in bad.upstream_failed) == ["Mid(j=6, bad=13)", "Top(bad=13)"]
+    assert all(Mid(j=j, bad=13).complete() for j in range(12) if j != 6)
