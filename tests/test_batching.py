@@ -455,7 +455,7 @@ class Mid(TaskPickle):
         self.save(sum(self.inputLoad()))
 
 
-class Top(TaskPickle):
+class Apex(TaskPickle):
     bad = daskflow.IntParameter(default=-1)
 
     def requires(self):
@@ -468,17 +468,17 @@ class Top(TaskPickle):
 def test_batches_downstream_of_batches_take_their_own_inputs(client, absolute_data_dir):
     settings.batch_seconds = 10.0  # large batches on both levels, after the probes
     try:
-        ok = daskflow.Workflow(Top).run(scheduler=client, execution_summary=False)
-        bad = daskflow.Workflow(Top, params={"bad": 13}).run(
+        ok = daskflow.Workflow(Apex).run(scheduler=client, execution_summary=False)
+        bad = daskflow.Workflow(Apex, params={"bad": 13}).run(
             scheduler=client, abort=False, execution_summary=False
         )
     finally:
         settings.batch_seconds = 0.1
-    assert ok.status == "SUCCESS" and Top().outputLoad() == sum(range(24))
+    assert ok.status == "SUCCESS" and Apex().outputLoad() == sum(range(24))
     assert all(Mid(j=j).outputLoad() == 4 * j + 1 for j in range(12))
     keys = _dask_keys(absolute_data_dir)
     assert any(v.startswith("Mid-batch-") for v in keys.values())  # the second level batched
     # a failure below one Mid fails that Mid alone, not the others of its batch
     assert [repr(t) for t in bad.failed] == ["Low(i=13, bad=13)"]
-    assert sorted(repr(t) for t in bad.upstream_failed) == ["Mid(j=6, bad=13)", "Top(bad=13)"]
+    assert sorted(repr(t) for t in bad.upstream_failed) == ["Mid(j=6, bad=13)", "Apex(bad=13)"]
     assert all(Mid(j=j, bad=13).complete() for j in range(12) if j != 6)
