@@ -480,5 +480,5 @@ def test_batches_downstream_of_batches_take_their_own_inputs(client, absolute_da
     assert any(v.startswith("Mid-batch-") for v in keys.values())  # the second level batched
     # a failure below one Mid fails that Mid alone, not the others of its batch
     assert [repr(t) for t in bad.failed] == ["Low(i=13, bad=13)"]
-    assert sorted(repr(t) for t in bad.upstream_failed) == ["Mid(j=6, bad=13)", "Apex(bad=13)"]
+    assert sorted(repr(t) for t in bad.upstream_failed) == ["Apex(bad=13)", "Mid(j=6, bad=13)"]
     assert all(Mid(j=j, bad=13).complete() for j in range(12) if j != 6)
