@@ -69,9 +69,11 @@ def history(graph: TaskGraph, keys: Iterable[str], families: Iterable[str]) -> d
 class Batcher:
     """Which of a run's tasks (``keys`` of ``graph``, dependencies first) go to the cluster
     when, and in which batches, for ``slots`` worker threads and batches of about ``target``
-    seconds; ``known``: typical durations by family (:func:`history`). Without ``probe``,
-    every task is released at once, and families whose durations are not known are not
-    batched (a run that cannot grow its graph as it goes).
+    seconds; ``known``: typical durations by family (:func:`history`).
+
+    ``staged``, for a scheduler that runs a graph to its end before it takes more (Dask's
+    local one): a release that sends probes sends only them and the tasks they need, so
+    the tasks held back for them never wait on unrelated work, only on the probes.
 
     :meth:`release` gives the groups that can be sent now, dependencies first (a group of one
     is a key of its own); :meth:`learned` takes how long tasks took and gives what that
@@ -85,10 +87,10 @@ class Batcher:
         slots: int,
         target: float,
         known: Mapping[str, float] | None = None,
-        probe: bool = True,
+        staged: bool = False,
     ) -> None:
         self.graph = graph
-        self.probe = probe
+        self.staged = staged
         self.order = {k: i for i, k in enumerate(keys)}
         self.level = levels(graph, keys)
         self.slots = max(1, slots)
@@ -116,6 +118,7 @@ class Batcher:
         of its family's probes, or is in a group too small to batch)."""
         out: list[str] = []
         still: list[str] = []
+        probes: list[str] = []
         n_probes = PER_SLOT * self.slots
         for k in self.pending:
             if not all(d in self.sent for d in self.graph.deps[k] if d in self.order):
@@ -123,16 +126,33 @@ class Batcher:
                 continue
             g = self.group_of[k]
             family = g[1]
-            if self.probe and g in self.large and family not in self.known:
+            if g in self.large and family not in self.known:
                 probing = self.probes.setdefault(family, {})
                 if len(probing) >= n_probes:
                     still.append(k)
                     continue
                 probing[k] = None
+                probes.append(k)
             out.append(k)
             self.sent.add(k)
+        if self.staged and probes:  # this stage: the probes and what they need, no more
+            needed = self._upstream(probes, set(out))
+            back = [k for k in out if k not in needed]
+            self.sent.difference_update(back)
+            still = sorted(still + back, key=self.order.__getitem__)
+            out = [k for k in out if k in needed]
         self.pending = still
         return self._grouped(out)
+
+    def _upstream(self, keys: list[str], among: set[str]) -> set[str]:
+        """``keys`` and the tasks of ``among`` they need, directly or not."""
+        found, stack = set(keys), list(keys)
+        while stack:
+            for d in self.graph.deps[stack.pop()]:
+                if d in among and d not in found:
+                    found.add(d)
+                    stack.append(d)
+        return found
 
     def learned(self, seconds: Mapping[str, float | None]) -> list[list[str]]:
         """Take how long tasks took (None: it did not say, a key Dask lost); what that

@@ -109,14 +109,15 @@ def execute(
                 for k in members.get(key, (key,)):
                     progress.finished(k, state)
 
-            kwargs: dict[str, Any] = {}
             if chosen.name in ("local", "processes"):
-                kwargs = _local_kwargs(graph, members, codes)
-            elif batcher is not None:
-                kwargs = {"grow": functools.partial(_grow, batcher, compiler, names, unsent)}
-            outcome = get(
-                annotated(dsk, graph, members) if cluster else dsk, list(dsk), done, **kwargs
-            )
+                outcome = _in_stages(get, dsk, done, compiler, codes, batcher, names)
+            else:
+                kwargs: dict[str, Any] = {}
+                if batcher is not None:
+                    kwargs = {"grow": functools.partial(_grow, batcher, compiler, names, unsent)}
+                outcome = get(
+                    annotated(dsk, graph, members) if cluster else dsk, list(dsk), done, **kwargs
+                )
         except Exception as e:  # the scheduler itself broke (e.g. a worker process died)
             error = TaskError(f"the {chosen.name} scheduler failed: {type(e).__name__}: {e}")
             error.__cause__ = e
@@ -144,15 +145,14 @@ def execute(
 
 def _batcher(planned: Plan, chosen: Any) -> Batcher | None:
     """The batches of a run on a cluster, sized for its workers' threads, or on the default
-    local scheduler, for its worker processes, of the families whose durations the manifests
-    record (the local scheduler learns the others as it goes); None for other schedulers, or
-    when batching is off (``settings.batch_seconds = 0``)."""
+    local scheduler, for its worker processes (in stages there); None for other schedulers,
+    or when batching is off (``settings.batch_seconds = 0``)."""
     target = float(settings.current("batch_seconds"))
     if target <= 0 or chosen.name not in ("distributed", "local"):
         return None
     graph, keys = planned.graph, list(planned.keys)
     if chosen.name == "local":
-        batcher = Batcher(graph, keys, chosen.workers or 1, target, probe=False)
+        batcher = Batcher(graph, keys, chosen.workers or 1, target, staged=True)
     else:
         batcher = Batcher(graph, keys, threads(chosen.client), target)
     batcher.known.update(history(graph, keys, batcher.families()))
@@ -181,17 +181,52 @@ def _grow(
 def _released(
     batcher: Batcher, compiler: Compiler, names: list[str], key: str, value: Any
 ) -> tuple[Any, list[str]] | None:
-    results = value.results if isinstance(value, BatchResult) else [value]
-    if isinstance(value, (BatchResult, NodeResult)):
-        seconds: dict[str, float | None] = {r.key: r.seconds for r in results}
-    else:  # Dask's error for the key: its tasks said nothing
-        seconds = dict.fromkeys(compiler.members.get(key, ()))
-    groups = batcher.learned(seconds)
+    groups = batcher.learned(_seconds(compiler, key, value))
     if not groups:
         return None
     part = compiler.part(groups)
     names.extend(part)
     return annotated(part, compiler.graph, compiler.members), list(part)
+
+
+def _seconds(compiler: Compiler, key: str, value: Any) -> dict[str, float | None]:
+    """How long each task of the Dask key ``key`` took, from its result ``value`` (None for
+    each when Dask gave an error for the key instead: its tasks said nothing)."""
+    if isinstance(value, BatchResult):
+        return {r.key: r.seconds for r in value.results}
+    if isinstance(value, NodeResult):
+        return {value.key: value.seconds}
+    return dict.fromkeys(compiler.members.get(key, ()))
+
+
+def _in_stages(
+    get: Any,
+    dsk: dict[str, Any],
+    done: Any,
+    compiler: Compiler,
+    codes: Mapping[type, Fingerprint],
+    batcher: Batcher | None,
+    names: list[str],
+) -> list[Any]:
+    """Run ``dsk`` on a local get-function, then each part the results release, until none
+    is left (Dask's local scheduler runs a graph to its end: a later part waits for the
+    earlier one, which :class:`Batcher` keeps to the probes it waits for). A part's nodes
+    get the results of earlier parts they need as values in its graph. The results of every
+    key of ``names``, which the parts are added to."""
+    results: dict[str, Any] = {}
+    while True:
+        earlier = {u: results[u] for _, ups in dsk.values() for u in ups if u not in dsk}
+        kwargs = _local_kwargs(compiler.graph, compiler.members, codes)
+        out = get({**earlier, **dsk}, list(dsk), done, **kwargs)
+        results.update(zip(dsk, out, strict=True))
+        learned: dict[str, float | None] = {}
+        for name in dsk:
+            learned.update(_seconds(compiler, name, results[name]))
+        groups = batcher.learned(learned) if batcher is not None else []
+        if not groups:
+            return [results[n] for n in names]
+        dsk = compiler.part(groups)
+        names.extend(dsk)
 
 
 def _by_task(

@@ -125,6 +125,9 @@ def get_sync(dsk: Mapping[str, Any], keys: list[str], done: Done = _nothing) -> 
     """
     results: dict[str, Any] = {}
     for key, node in dsk.items():
+        if not (isinstance(node, tuple) and node and callable(node[0])):
+            results[key] = node  # a value (an earlier part's result), not a node
+            continue
         results[key] = node[0](*_args(node, dsk, results))
         report(done, key, results[key])
     return [results[k] for k in keys]

@@ -69,10 +69,10 @@ class Sum(TaskPickle):
         self.save(sum(self.inputLoad()))
 
 
-def _batcher(root, slots=2, target=0.1, known=None):
+def _batcher(root, slots=2, target=0.1, known=None, staged=False):
     graph = build([root])
     keys = list(graph.tasks)
-    return graph, keys, Batcher(graph, keys, slots, target, known)
+    return graph, keys, Batcher(graph, keys, slots, target, known, staged)
 
 
 def _families(graph, group):
@@ -372,30 +372,40 @@ def test_batch_seconds_0_sends_every_task_as_a_key_of_its_own(client, absolute_d
 # -- on the default local scheduler ----------------------------------------------------------
 
 
-def test_the_default_scheduler_batches_families_whose_durations_are_recorded(absolute_data_dir):
-    # a first run: no history, no batch (the local scheduler learns as it goes)
-    daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
-    first = _dask_keys(absolute_data_dir)
-    assert not any("-batch-" in v for v in first.values())
-    # a rerun: the manifests say how long a Leaf takes, so they run in batches, on the
-    # worker processes
+def test_the_default_scheduler_probes_then_batches(absolute_data_dir):
+    # a first run: the probes (two per worker process), then the rest in batches
+    result = daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
+    assert len(result.ran) == 31 and Join(n=30).outputLoad() == sum(range(30))
+    first = Counter(v for k, v in _dask_keys(absolute_data_dir).items() if k.startswith("Leaf_"))
+    assert sum(1 for v in first if "-batch-" not in v) == 4
+    assert sum(n for v, n in first.items() if "-batch-" in v) == 26
+    assert sorted(records()) == sorted(f"Leaf({i})" for i in range(30))  # each once
+    # a rerun: the manifests say how long a Leaf takes, so no probes
     result = daskflow.Workflow(Join, params={"n": 30}).run(
         forced_all_upstream=True, execution_summary=False
     )
     assert len(result.ran) == 31
-    again = _dask_keys(absolute_data_dir)
-    leaves = Counter(v for k, v in again.items() if k.startswith("Leaf_"))
-    assert all("-batch-" in v for v in leaves) and 2 <= len(leaves) < 30
+    again = Counter(v for k, v in _dask_keys(absolute_data_dir).items() if k.startswith("Leaf_"))
+    assert all("-batch-" in v for v in again) and 2 <= len(again) < 30
     assert Join(n=30).outputLoad() == sum(range(30))
     assert len(list(absolute_data_dir.rglob("*.manifest"))) == 31
 
 
+def test_a_staged_release_holds_back_what_the_probes_do_not_need():
+    # Dask's local scheduler runs a part to its end: the first part is the probes alone
+    # (and what they need), so tasks held back for them never wait on unrelated work
+    graph, keys, b = _batcher(Sum(n=20, others=3), staged=True)
+    first = [k for g in b.release() for k in g]
+    assert len(first) == 4 and _families(graph, first) == {"Tiny"}
+    rest = [k for g in b.learned(dict.fromkeys(first, 0.001)) for k in g]
+    assert sorted(first + rest) == sorted(keys)
+    assert _families(graph, rest) == {"Tiny", "Other", "Sum"}
+
+
 def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
-    daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
     result = daskflow.Workflow(Join, params={"n": 30, "bad": 4}).run(
-        forced_all_upstream=True, abort=False, execution_summary=False
+        abort=False, execution_summary=False
     )
-    # (bad=4 names other tasks than bad=-1: their family's history is what batches them)
     assert [repr(t) for t in result.failed] == ["Leaf(i=4, bad=4)"]
     assert [type(t).__name__ for t in result.upstream_failed] == ["Join"]
     assert len(result.ran) == 29
