@@ -1,7 +1,8 @@
 """Batches: many quick tasks as one Dask key.
 
 A Dask scheduler spends one to several milliseconds on each key, whoever built the graph; a
-task that writes one small file takes about one. So on a cluster, a run groups the quick
+task that writes one small file takes about one. So on a cluster (and on the default local
+scheduler, whose worker processes then share a fan of tiny tasks), a run groups the quick
 tasks it is about to send into batches (:class:`daskflow.runtime.Batch`): tasks of one
 family, at one level of the run's graph (so none needs another of its batch), with the same
 ``resources``, run one after another by one worker, each with its own lease, attempts,
@@ -12,7 +13,9 @@ How many tasks make a batch comes from how long the family's tasks take:
 - the durations their manifests record (:func:`history`: the last few runs of the family);
 - where there is no record, the run's own measure: the first tasks of a large group of the
   family (:data:`PER_SLOT` per worker thread) run as keys of their own, and the rest of the
-  family, with what depends on it, is sent once they have returned (:class:`Batcher`). The
+  family, with what depends on it, is sent once they have returned (:class:`Batcher`): on a
+  cluster the run's graph grows as they return; locally the probes run as a stage of their
+  own. The
   low median of their times leaves out what only a worker's first task of a family pays
   (creating its folders, a first import).
 
@@ -73,7 +76,10 @@ class Batcher:
 
     ``staged``, for a scheduler that runs a graph to its end before it takes more (Dask's
     local one): a release that sends probes sends only them and the tasks they need, so
-    the tasks held back for them never wait on unrelated work, only on the probes.
+    the tasks held back for them never wait on unrelated work, only on the probes; and a
+    group with less than ``target`` seconds of work in all is not batched (there a batch
+    is worth it for the worker processes it can keep busy, and the local scheduler runs
+    quick tasks in the calling thread anyway).
 
     :meth:`release` gives the groups that can be sent now, dependencies first (a group of one
     is a key of its own); :meth:`learned` takes how long tasks took and gives what that
@@ -175,18 +181,20 @@ class Batcher:
             groups.setdefault(self.group_of[k], []).append(k)
         out: list[list[str]] = []
         for g, members in groups.items():
-            size = self._size(g[1], len(members))
-            out.extend(members[i : i + size] for i in range(0, len(members), size))
+            n, count = len(members), self._count(g[1], len(members))
+            cuts = [n * i // count for i in range(count + 1)]  # sizes differ by 1 at most
+            out.extend(members[a:b] for a, b in zip(cuts, cuts[1:]) if b > a)
         out.sort(key=lambda group: (self.level[group[0]], self.order[group[0]]))
         return out
 
-    def _size(self, family: str, n: int) -> int:
-        """Tasks per batch for ``n`` tasks of ``family``: about ``target`` seconds of work
-        each, in at least :data:`PER_SLOT` batches per worker thread and a whole number of
-        batches per thread (so the threads finish together); 1 for slow or unknown tasks."""
+    def _count(self, family: str, n: int) -> int:
+        """How many batches ``n`` tasks of ``family`` make: about ``target`` seconds of work
+        each, at least :data:`PER_SLOT` per worker thread and a whole number per thread (so
+        the threads finish together); ``n`` (a key each) for slow or unknown tasks."""
         took = self.known.get(family)
         if took is None or took >= self.target / 2 or n < 2:
-            return 1
+            return n
+        if self.staged and n * took < self.target:  # less than a batch of work in all:
+            return n  # the local scheduler runs such tasks here, one key each
         count = max(PER_SLOT * self.slots, math.ceil(n * took / self.target))
-        count = math.ceil(count / self.slots) * self.slots
-        return max(1, math.ceil(n / count))
+        return min(n, math.ceil(count / self.slots) * self.slots)

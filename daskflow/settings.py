@@ -58,10 +58,11 @@ invalidation : str
     environment variable ``DASKFLOW_INVALIDATION`` sets it for a process (``daskflow run
     --invalidation code`` on the command line).
 batch_seconds : float
-    On a cluster, quick tasks of one family run in batches of about this many seconds of
-    work, one Dask key per batch instead of one per task (the scheduler's cost per key is a
-    few milliseconds): sized by the durations the family's manifests record, or by its first
-    tasks of the run (:mod:`daskflow.batching`). ``0`` sends every task as a key of its own.
+    On a cluster and on the default local scheduler, quick tasks of one family run in
+    batches of about this many seconds of work, one Dask key per batch instead of one per
+    task (a scheduler's cost per key is up to a few milliseconds): sized by the durations the
+    family's manifests record, or by its first tasks of the run (:mod:`daskflow.batching`).
+    ``0`` runs every task as a key of its own.
 strict : bool
     Make errors of what d6tflow accepted and daskflow only warns about
     (:class:`~daskflow.errors.CompatibilityWarning`): a ``run()`` that saves nothing, a

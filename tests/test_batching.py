@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import ClassVar
@@ -372,23 +373,58 @@ def test_batch_seconds_0_sends_every_task_as_a_key_of_its_own(client, absolute_d
 # -- on the default local scheduler ----------------------------------------------------------
 
 
+class Nap(TaskPickle):
+    i = daskflow.IntParameter()
+    bad = daskflow.IntParameter(default=-1)
+
+    def run(self):
+        record(f"Nap({self.i})")
+        time.sleep(0.002)
+        if self.i == self.bad:
+            raise ValueError(f"nap {self.i} is bad")
+        self.save(self.i)
+
+
+class Naps(TaskPickle):
+    bad = daskflow.IntParameter(default=-1)
+
+    def requires(self):
+        return [Nap(i=i, bad=self.bad) for i in range(30)]
+
+    def run(self):
+        self.save(sum(self.inputLoad()))
+
+
 def test_the_default_scheduler_probes_then_batches(absolute_data_dir):
-    # a first run: the probes (two per worker process), then the rest in batches
-    result = daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
-    assert len(result.ran) == 31 and Join(n=30).outputLoad() == sum(range(30))
-    first = Counter(v for k, v in _dask_keys(absolute_data_dir).items() if k.startswith("Leaf_"))
-    assert sum(1 for v in first if "-batch-" not in v) == 4
-    assert sum(n for v, n in first.items() if "-batch-" in v) == 26
-    assert sorted(records()) == sorted(f"Leaf({i})" for i in range(30))  # each once
-    # a rerun: the manifests say how long a Leaf takes, so no probes
-    result = daskflow.Workflow(Join, params={"n": 30}).run(
-        forced_all_upstream=True, execution_summary=False
-    )
+    # tasks of 2 ms against batches of 20 ms: worth batching, even on a slow machine
+    settings.batch_seconds = 0.02
+    try:
+        # a first run: the probes (two per worker process), then the rest in batches
+        result = daskflow.Workflow(Naps).run(execution_summary=False)
+        assert len(result.ran) == 31 and Naps().outputLoad() == sum(range(30))
+        keys = _dask_keys(absolute_data_dir)
+        first = Counter(v for k, v in keys.items() if k.startswith("Nap_"))
+        assert sum(1 for v in first if "-batch-" not in v) == 4
+        assert sum(n for v, n in first.items() if "-batch-" in v) == 26
+        assert sorted(records()) == sorted(f"Nap({i})" for i in range(30))  # each once
+        # a rerun: the manifests say how long a Nap takes, so no probes
+        result = daskflow.Workflow(Naps).run(forced_all_upstream=True, execution_summary=False)
+    finally:
+        settings.batch_seconds = 0.1
     assert len(result.ran) == 31
-    again = Counter(v for k, v in _dask_keys(absolute_data_dir).items() if k.startswith("Leaf_"))
+    keys = _dask_keys(absolute_data_dir)
+    again = Counter(v for k, v in keys.items() if k.startswith("Nap_"))
     assert all("-batch-" in v for v in again) and 2 <= len(again) < 30
-    assert Join(n=30).outputLoad() == sum(range(30))
+    assert Naps().outputLoad() == sum(range(30))
     assert len(list(absolute_data_dir.rglob("*.manifest"))) == 31
+
+
+def test_a_small_fan_of_quick_tasks_is_not_batched_locally(absolute_data_dir):
+    # 30 tasks of well under a millisecond: less than a batch of work in all, so they stay
+    # one key each, and the local scheduler runs them in this thread
+    daskflow.Workflow(Join, params={"n": 30}).run(execution_summary=False)
+    keys = _dask_keys(absolute_data_dir)
+    assert len(keys) == 31 and not any("-batch-" in v for v in keys.values())
 
 
 def test_a_staged_release_holds_back_what_the_probes_do_not_need():
@@ -403,14 +439,19 @@ def test_a_staged_release_holds_back_what_the_probes_do_not_need():
 
 
 def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
-    result = daskflow.Workflow(Join, params={"n": 30, "bad": 4}).run(
-        abort=False, execution_summary=False
-    )
-    assert [repr(t) for t in result.failed] == ["Leaf(i=4, bad=4)"]
-    assert [type(t).__name__ for t in result.upstream_failed] == ["Join"]
+    settings.batch_seconds = 0.02
+    try:
+        result = daskflow.Workflow(Naps, params={"bad": 6}).run(
+            abort=False, execution_summary=False
+        )
+    finally:
+        settings.batch_seconds = 0.1
+    assert [repr(t) for t in result.failed] == ["Nap(i=6, bad=6)"]
+    assert [type(t).__name__ for t in result.upstream_failed] == ["Naps"]
     assert len(result.ran) == 29
     keys = _dask_keys(absolute_data_dir)
-    assert any("-batch-" in keys.get(Leaf(i=i, bad=4).task_id, "") for i in range(30))
+    batch = {v for k, v in keys.items() if "-batch-" in v}
+    assert batch, "the naps after the probes ran in batches"
 
 
 class Locky(TaskPickle):
