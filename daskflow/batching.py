@@ -27,6 +27,7 @@ the target or more, and a group too small to gain from batches, stay one key eac
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -183,7 +184,7 @@ class Batcher:
         for g, members in groups.items():
             n, count = len(members), self._count(g[1], len(members))
             cuts = [n * i // count for i in range(count + 1)]  # sizes differ by 1 at most
-            out.extend(members[a:b] for a, b in zip(cuts, cuts[1:]) if b > a)
+            out.extend(members[a:b] for a, b in itertools.pairwise(cuts) if b > a)
         out.sort(key=lambda group: (self.level[group[0]], self.order[group[0]]))
         return out
 
