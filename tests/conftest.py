@@ -20,6 +20,7 @@ HEAVY = {  # modules whose tests start servers, clusters or many processes
     "test_long_lived",
     "test_kill9",
     "test_get_conformance",
+    "test_batching",
 }
 
 
@@ -180,6 +181,21 @@ def cluster(tmp_path_factory):
         ) as cluster,
     ):
         yield cluster
+
+
+@pytest.fixture
+def one_worker_cluster():
+    """A client of a cluster of one worker process under a nanny, which restarts it when it
+    dies; so a task that kills its worker runs again on the restarted one, where every result
+    the dead worker held is lost."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
 
 
 @pytest.fixture(scope="module")

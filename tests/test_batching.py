@@ -285,12 +285,9 @@ class KeptJoin(TaskPickle):
 
 def test_in_memory_outputs_travel_out_of_a_batch(client):
     settings.batch_seconds = 10.0  # every Kept after the probes in as few batches as it can
-    try:
-        result = daskflow.Workflow(KeptJoin, params={"n": 30}).run(
-            scheduler=client, execution_summary=False
-        )
-    finally:
-        settings.batch_seconds = 0.1
+    result = daskflow.Workflow(KeptJoin, params={"n": 30}).run(
+        scheduler=client, execution_summary=False
+    )
     assert result.status == "SUCCESS"
     assert KeptJoin(n=30).outputLoad() == list(range(30))
     assert Kept(i=29).outputLoad()["i"] == 29  # and reach this process
@@ -329,19 +326,6 @@ def test_a_worker_that_dies_mid_batch_loses_nothing_committed(one_worker_cluster
     assert all(ran[f"DiesInBatch({i})"] == 1 for i in range(40) if i != 25), ran
 
 
-@pytest.fixture
-def one_worker_cluster():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
-
-
 def test_a_forced_rerun_batches_from_history_and_keeps_one_manifest_per_task(
     client, absolute_data_dir
 ):
@@ -362,10 +346,7 @@ def test_a_forced_rerun_batches_from_history_and_keeps_one_manifest_per_task(
 
 def test_batch_seconds_0_sends_every_task_as_a_key_of_its_own(client, absolute_data_dir):
     settings.batch_seconds = 0
-    try:
-        daskflow.Workflow(Join, params={"n": 20}).run(scheduler=client, execution_summary=False)
-    finally:
-        settings.batch_seconds = 0.1
+    daskflow.Workflow(Join, params={"n": 20}).run(scheduler=client, execution_summary=False)
     keys = _dask_keys(absolute_data_dir)
     assert len(keys) == 21 and not any("-batch-" in v for v in keys.values())
 
@@ -398,19 +379,16 @@ class Naps(TaskPickle):
 def test_the_default_scheduler_probes_then_batches(absolute_data_dir):
     # tasks of 2 ms against batches of 20 ms: worth batching, even on a slow machine
     settings.batch_seconds = 0.02
-    try:
-        # a first run: the probes (two per worker process), then the rest in batches
-        result = daskflow.Workflow(Naps).run(execution_summary=False)
-        assert len(result.ran) == 31 and Naps().outputLoad() == sum(range(30))
-        keys = _dask_keys(absolute_data_dir)
-        first = Counter(v for k, v in keys.items() if k.startswith("Nap_"))
-        assert sum(1 for v in first if "-batch-" not in v) == 4
-        assert sum(n for v, n in first.items() if "-batch-" in v) == 26
-        assert sorted(records()) == sorted(f"Nap({i})" for i in range(30))  # each once
-        # a rerun: the manifests say how long a Nap takes, so no probes
-        result = daskflow.Workflow(Naps).run(forced_all_upstream=True, execution_summary=False)
-    finally:
-        settings.batch_seconds = 0.1
+    # a first run: the probes (two per worker process), then the rest in batches
+    result = daskflow.Workflow(Naps).run(execution_summary=False)
+    assert len(result.ran) == 31 and Naps().outputLoad() == sum(range(30))
+    keys = _dask_keys(absolute_data_dir)
+    first = Counter(v for k, v in keys.items() if k.startswith("Nap_"))
+    assert sum(1 for v in first if "-batch-" not in v) == 4
+    assert sum(n for v, n in first.items() if "-batch-" in v) == 26
+    assert sorted(records()) == sorted(f"Nap({i})" for i in range(30))  # each once
+    # a rerun: the manifests say how long a Nap takes, so no probes
+    result = daskflow.Workflow(Naps).run(forced_all_upstream=True, execution_summary=False)
     assert len(result.ran) == 31
     keys = _dask_keys(absolute_data_dir)
     again = Counter(v for k, v in keys.items() if k.startswith("Nap_"))
@@ -440,12 +418,7 @@ def test_a_staged_release_holds_back_what_the_probes_do_not_need():
 
 def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
     settings.batch_seconds = 0.02
-    try:
-        result = daskflow.Workflow(Naps, params={"bad": 6}).run(
-            abort=False, execution_summary=False
-        )
-    finally:
-        settings.batch_seconds = 0.1
+    result = daskflow.Workflow(Naps, params={"bad": 6}).run(abort=False, execution_summary=False)
     assert [repr(t) for t in result.failed] == ["Nap(i=6, bad=6)"]
     assert [type(t).__name__ for t in result.upstream_failed] == ["Naps"]
     assert len(result.ran) == 29
@@ -518,13 +491,10 @@ class Apex(TaskPickle):
 
 def test_batches_downstream_of_batches_take_their_own_inputs(client, absolute_data_dir):
     settings.batch_seconds = 10.0  # large batches on both levels, after the probes
-    try:
-        ok = daskflow.Workflow(Apex).run(scheduler=client, execution_summary=False)
-        bad = daskflow.Workflow(Apex, params={"bad": 13}).run(
-            scheduler=client, abort=False, execution_summary=False
-        )
-    finally:
-        settings.batch_seconds = 0.1
+    ok = daskflow.Workflow(Apex).run(scheduler=client, execution_summary=False)
+    bad = daskflow.Workflow(Apex, params={"bad": 13}).run(
+        scheduler=client, abort=False, execution_summary=False
+    )
     assert ok.status == "SUCCESS" and Apex().outputLoad() == sum(range(24))
     assert all(Mid(j=j).outputLoad() == 4 * j + 1 for j in range(12))
     keys = _dask_keys(absolute_data_dir)

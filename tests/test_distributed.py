@@ -29,7 +29,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from distributed import Client, LocalCluster, Nanny  # noqa: E402
+from distributed import Client, Nanny  # noqa: E402
 from parallel_tasks import (  # noqa: E402
     Fan,
     GetData,
@@ -375,20 +375,6 @@ def test_cli_names_the_unimportable_module_once_and_its_path_form_ships_it(
 
 
 # -- a worker that dies ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def one_worker_cluster():
-    """A cluster of one worker process under a nanny, which restarts it when it dies; so a
-    task that kills its worker runs again on the restarted one, where every result the dead
-    worker held is lost."""
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
 
 
 def _die_on_first_attempt(name):
