@@ -499,6 +499,26 @@ def test_task_with_resources_runs_only_on_a_worker_that_has_them(client, gpu_wor
     assert {r["worker"] for r in gpu} == {gpu_worker}
 
 
+class GPUFan(TaskPickle):
+    def requires(self):
+        return [NeedsGPU(i=i) for i in range(100, 120)]
+
+    def run(self):
+        self.save([*self.inputLoad(), where()])
+
+
+def test_batches_of_tasks_with_resources_run_only_where_they_are(
+    client, gpu_worker, absolute_data_dir
+):
+    # the probes go first; the batches after them are a graph sent later, annotated with the
+    # resources and linked to the futures of what was sent before
+    daskflow.Workflow(GPUFan).run(scheduler=client, execution_summary=False)
+    *gpu, _ = GPUFan().outputLoad()
+    assert len(gpu) == 20 and {r["worker"] for r in gpu} == {gpu_worker}
+    keys = [json.loads(p.read_text())["dask_key"] for p in absolute_data_dir.rglob("*.manifest")]
+    assert any(k.startswith("NeedsGPU-batch-") for k in keys), keys
+
+
 # -- two clients at once ---------------------------------------------------------------------
 
 
