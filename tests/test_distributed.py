@@ -512,6 +512,7 @@ def test_batches_of_tasks_with_resources_run_only_where_they_are(
 ):
     # the probes go first; the batches after them are a graph sent later, annotated with the
     # resources and linked to the futures of what was sent before
+    daskflow.settings.batch_seconds = 10.0  # (tiny tasks batch, however loaded the machine)
     daskflow.Workflow(GPUFan).run(scheduler=client, execution_summary=False)
     *gpu, _ = GPUFan().outputLoad()
     assert len(gpu) == 20 and {r["worker"] for r in gpu} == {gpu_worker}
