@@ -358,6 +358,11 @@ def test_batch_seconds_0_sends_every_task_as_a_key_of_its_own(client, absolute_d
 # -- on the default local scheduler ----------------------------------------------------------
 
 
+two_cores = pytest.mark.skipif(
+    dask.system.CPU_COUNT < 2, reason="the default runs in this thread alone on one core"
+)
+
+
 class Nap(TaskPickle):
     i = daskflow.IntParameter()
     bad = daskflow.IntParameter(default=-1)
@@ -380,6 +385,7 @@ class Naps(TaskPickle):
         self.save(sum(self.inputLoad()))
 
 
+@two_cores
 def test_the_default_scheduler_probes_then_batches(absolute_data_dir):
     # tasks of 10 ms against batches of 0.1 s: worth batching (26 of them are 0.26 s of work)
     # and quick enough to batch (under half of 0.1 s), on a fast machine or a loaded one
@@ -422,6 +428,7 @@ def test_a_staged_release_holds_back_what_the_probes_do_not_need():
     assert _families(graph, rest) == {"Tiny", "Other", "Sum"}
 
 
+@two_cores
 def test_a_failure_in_a_local_batch_fails_only_its_task(absolute_data_dir):
     result = daskflow.Workflow(Naps, params={"bad": 6}).run(abort=False, execution_summary=False)
     assert [repr(t) for t in result.failed] == ["Nap(i=6, bad=6)"]
