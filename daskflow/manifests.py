@@ -238,7 +238,7 @@ def write(
     fs, folder = where(target)
     raw = _encoded(manifest)
     planned = list(earlier or ())  # (none known: list them; the outputs may be d6tflow's)
-    old = [] if not clean else planned or _listed(fs, folder, task.task_id)
+    old = [] if not clean else planned or _listed(fs, folder, head(task.task_id) + ".")
     if is_local(target.url):  # plain file calls: a create is most of the cost here
         if place is None or not place(f"{folder}/{name}", raw):
             _create_local(folder, name, raw)
@@ -249,7 +249,7 @@ def write(
             try:
                 fs.rm_file(f"{folder}/{other}")
             except FileNotFoundError:  # another run committed since this one planned
-                old += [n for n in _listed(fs, folder, task.task_id) if n not in old]
+                old += [n for n in _listed(fs, folder, head(task.task_id) + ".") if n not in old]
     return Stamp(code.key, inputs, commit, name)
 
 
@@ -312,8 +312,9 @@ def _create_local(folder: str, name: str, raw: bytes) -> None:
         f.write(raw)
 
 
-def _listed(fs: Any, folder: str, task_id: str) -> list[str]:
-    start = head(task_id) + "."
+def _listed(fs: Any, folder: str, start: str) -> list[str]:
+    """The names of the manifests in ``folder`` that start with ``start`` (one listing);
+    ``start`` is most often a task's :func:`head` and a dot."""
     try:
         names = [str(n).rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(folder, detail=False)]
     except FileNotFoundError:
@@ -333,7 +334,7 @@ def read(target: Target, stamp: Stamp) -> Manifest | None:
 def remove(target: Target, task_id: str) -> None:
     """Remove every manifest of ``task_id`` beside ``target``."""
     fs, folder = where(target)
-    for name in _listed(fs, folder, task_id):
+    for name in _listed(fs, folder, head(task_id) + "."):
         fs.rm_file(f"{folder}/{name}")
     if is_local(target.url):  # the folder goes with the last of them
         with contextlib.suppress(OSError):
@@ -444,23 +445,17 @@ def last_commit(target: Target, task_id: str) -> str | None:
 def _stamps_beside(target: Target, task_id: str) -> list[Stamp]:
     """What the names of ``task_id``'s manifests beside ``target`` say (one listing)."""
     fs, folder = where(target)
-    return stamps_for(task_id, index(_listed(fs, folder, task_id)))
+    return stamps_for(task_id, index(_listed(fs, folder, head(task_id) + ".")))
 
 
 def durations(target: Target, family: str, most: int = 3) -> list[float]:
     """How long the last runs of tasks of ``family`` took, in seconds, from at most ``most``
     of the manifests beside ``target`` (one listing; a file read each)."""
     fs, folder = where(target)
-    try:
-        names = [str(n).rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(folder, detail=False)]
-    except FileNotFoundError:
-        return []
     found: list[float] = []
-    for name in names:
+    for name in _listed(fs, folder, f".{family}_"):
         if len(found) >= most:
             break
-        if not (name.startswith(f".{family}_") and name.endswith(SUFFIX)):
-            continue
         try:
             m = json.loads(fs.cat_file(f"{folder}/{name}"))
             if m.get("task_family") == family:

@@ -470,22 +470,12 @@ def test_tasks_that_cannot_be_sent_after_the_probes_fail_saying_why(client, abso
     assert "lock" in str(next(iter(failed.values()))).lower()
 
 
-class Low(TaskPickle):
-    i = daskflow.IntParameter()
-    bad = daskflow.IntParameter(default=-1)
-
-    def run(self):
-        if self.i == self.bad:
-            raise ValueError(f"low {self.i} is bad")
-        self.save(self.i)
-
-
 class Mid(TaskPickle):
     j = daskflow.IntParameter()
     bad = daskflow.IntParameter(default=-1)
 
     def requires(self):
-        return [Low(i=2 * self.j, bad=self.bad), Low(i=2 * self.j + 1, bad=self.bad)]
+        return [Leaf(i=2 * self.j, bad=self.bad), Leaf(i=2 * self.j + 1, bad=self.bad)]
 
     def run(self):
         self.save(sum(self.inputLoad()))
@@ -512,6 +502,6 @@ def test_batches_downstream_of_batches_take_their_own_inputs(client, absolute_da
     keys = _dask_keys(absolute_data_dir)
     assert any(v.startswith("Mid-batch-") for v in keys.values())  # the second level batched
     # a failure below one Mid fails that Mid alone, not the others of its batch
-    assert [repr(t) for t in bad.failed] == ["Low(i=13, bad=13)"]
+    assert [repr(t) for t in bad.failed] == ["Leaf(i=13, bad=13)"]
     assert sorted(repr(t) for t in bad.upstream_failed) == ["Apex(bad=13)", "Mid(j=6, bad=13)"]
     assert all(Mid(j=j, bad=13).complete() for j in range(12) if j != 6)
